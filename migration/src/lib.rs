@@ -1,0 +1,15 @@
+//! Schema migrations, run by the service at start-up (unless `RUN_MIGRATIONS=false`) and by hand
+//! with `cargo run -p migration -- up|down|status|fresh`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20260101_000001_create_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20260101_000001_create_tables::Migration)]
+    }
+}
