@@ -1,0 +1,362 @@
+//! Typed settings, loaded in layers: built-in defaults < optional `favorites.toml` < `.env` <
+//! process environment. Keys keep the seed service's names (`DATABASE_URL`, `SECRET_KEY`, ...) so
+//! an operator can reuse a seed `.env` as it is.
+//!
+//! Every value from `.env` and the environment is handed to figment as a *string* and extracted
+//! leniently: `SECRET_KEY=123456` stays the string "123456" while `LISTEN_ADDR` or the TTLs still
+//! parse into their types. Validation happens once, here, so the rest of the program can trust
+//! the values it is given.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The keys the service reads from `.env` and the environment.
+pub const KEYS: &[&str] = &[
+    "DATABASE_URL",
+    "DATABASE_SCHEMA",
+    "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_ACQUIRE_TIMEOUT_MS",
+    "FAKESTOREAPI_URL",
+    "SECRET_KEY",
+    "MASTER_USERNAME",
+    "MASTER_PASSWORD_HASH",
+    "MASTER_TOKEN_EXPIRE_MINUTES",
+    "LISTEN_ADDR",
+    "PRODUCT_CACHE_TTL_SECONDS",
+    "UPSTREAM_TIMEOUT_MS",
+    "RUN_MIGRATIONS",
+];
+
+/// Shortest HS256 key we accept: RFC 7518 asks for a key at least as long as the hash output.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub database_url: String,
+    /// PostgreSQL schema to work in instead of the connection's default (`public`).
+    #[serde(default)]
+    pub database_schema: Option<String>,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout_ms: u64,
+    pub fakestoreapi_url: String,
+    pub secret_key: SecretString,
+    pub master_username: String,
+    pub master_password_hash: SecretString,
+    pub master_token_expire_minutes: u64,
+    pub listen_addr: SocketAddr,
+    pub product_cache_ttl_seconds: u64,
+    pub upstream_timeout_ms: u64,
+    pub run_migrations: bool,
+}
+
+/// Defaults for every key that has one; `SECRET_KEY` and `MASTER_PASSWORD_HASH` have none.
+#[derive(Serialize)]
+struct Defaults {
+    database_url: &'static str,
+    database_max_connections: u32,
+    database_acquire_timeout_ms: u64,
+    fakestoreapi_url: &'static str,
+    master_username: &'static str,
+    master_token_expire_minutes: u64,
+    listen_addr: &'static str,
+    product_cache_ttl_seconds: u64,
+    upstream_timeout_ms: u64,
+    run_migrations: bool,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://favorites.db?mode=rwc",
+            database_max_connections: 10,
+            database_acquire_timeout_ms: 3_000,
+            fakestoreapi_url: "https://fakestoreapi.com",
+            master_username: "favorite_products_admin",
+            master_token_expire_minutes: 480,
+            listen_addr: "127.0.0.1:8000",
+            product_cache_ttl_seconds: 3_600,
+            upstream_timeout_ms: 2_000,
+            run_migrations: true,
+        }
+    }
+}
+
+/// A configuration problem, worded as one line that names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {key} {problem}")]
+    Invalid { key: String, problem: String },
+    #[error("configuration: cannot read {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings from `favorites.toml` and `.env` in the working directory, then the
+    /// process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(Path::new("favorites.toml"), Path::new(".env"), env)
+    }
+
+    /// Loads settings from explicit sources; `load` and the tests share this path.
+    pub fn load_from(
+        toml_path: &Path,
+        dotenv_path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let settings: Settings = layers(toml_path, dotenv_path, env)?
+            .extract_lossy()
+            .map_err(describe_figment_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.secret_key.expose_secret().len() < MIN_SECRET_KEY_BYTES {
+            return Err(ConfigError::invalid(
+                "SECRET_KEY",
+                format!("must be at least {MIN_SECRET_KEY_BYTES} bytes long"),
+            ));
+        }
+        if self
+            .master_password_hash
+            .expose_secret()
+            .parse::<bcrypt::HashParts>()
+            .is_err()
+        {
+            return Err(ConfigError::invalid(
+                "MASTER_PASSWORD_HASH",
+                "is not a bcrypt hash (make one with `favorites-api hash-password`)",
+            ));
+        }
+        if self.master_username.trim().is_empty() {
+            return Err(ConfigError::invalid("MASTER_USERNAME", "must not be empty"));
+        }
+        if self.master_token_expire_minutes == 0 {
+            return Err(ConfigError::invalid(
+                "MASTER_TOKEN_EXPIRE_MINUTES",
+                "must be at least 1",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        if self.upstream_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "UPSTREAM_TIMEOUT_MS",
+                "must be at least 1",
+            ));
+        }
+        match reqwest::Url::parse(&self.fakestoreapi_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(ConfigError::invalid(
+                    "FAKESTOREAPI_URL",
+                    "must be an http(s) URL",
+                ));
+            }
+        }
+        if let Some(schema) = &self.database_schema
+            && (schema.is_empty()
+                || !schema
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(ConfigError::invalid(
+                "DATABASE_SCHEMA",
+                "must be a plain identifier (letters, digits, underscores)",
+            ));
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn token_lifetime(&self) -> Duration {
+        Duration::from_secs(self.master_token_expire_minutes.saturating_mul(60))
+    }
+
+    pub fn product_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.product_cache_ttl_seconds)
+    }
+
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_timeout_ms)
+    }
+
+    pub fn database_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_acquire_timeout_ms)
+    }
+}
+
+/// Just what `favorites-api migrate` needs, so migrations can run without the app's secrets.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseTarget {
+    pub database_url: String,
+    #[serde(default)]
+    pub database_schema: Option<String>,
+}
+
+impl DatabaseTarget {
+    pub fn load() -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        layers(Path::new("favorites.toml"), Path::new(".env"), env)?
+            .extract_lossy()
+            .map_err(describe_figment_error)
+    }
+}
+
+fn layers(
+    toml_path: &Path,
+    dotenv_path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Figment, ConfigError> {
+    let dotenv = read_dotenv(dotenv_path)?;
+    Ok(Figment::new()
+        .merge(Serialized::defaults(Defaults::default()))
+        .merge(Toml::file(toml_path))
+        .merge(Serialized::globals(known_keys(dotenv)))
+        .merge(Serialized::globals(known_keys(env))))
+}
+
+/// Keeps only the keys we know, lower-cased to match the struct's field names, as strings.
+fn known_keys(pairs: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .filter(|(key, _)| KEYS.contains(&key.as_str()))
+        .map(|(key, value)| (key.to_lowercase(), value))
+        .collect()
+}
+
+fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let file_error = |reason: String| ConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    dotenvy::from_path_iter(path)
+        .map_err(|err| file_error(err.to_string()))?
+        .map(|item| item.map_err(|err| file_error(err.to_string())))
+        .collect()
+}
+
+/// Figment names fields by their lower-case path; operators know them by the upper-case key.
+/// The message never includes the value, which may be a secret.
+fn describe_figment_error(error: figment::Error) -> ConfigError {
+    let key = error
+        .path
+        .first()
+        .map(|field| field.to_uppercase())
+        .unwrap_or_else(|| "(file)".to_owned());
+    let problem = match &error.kind {
+        figment::error::Kind::MissingField(_) => "is required but not set".to_owned(),
+        figment::error::Kind::InvalidType(actual, expected) => {
+            format!("has the wrong type: found {actual}, expected {expected}")
+        }
+        figment::error::Kind::InvalidValue(_, expected) => {
+            format!("has an invalid value: expected {expected}")
+        }
+        other => other.to_string(),
+    };
+    let key = match &error.kind {
+        figment::error::Kind::MissingField(field) => field.to_uppercase(),
+        _ => key,
+    };
+    ConfigError::Invalid { key, problem }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$2b$04$0123456789012345678901uSBKUJhQ3.WmygHhdFmWPeUhqOc9.NUi";
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load_from(
+            Path::new("/nonexistent/favorites.toml"),
+            Path::new("/nonexistent/.env"),
+            env(pairs),
+        )
+    }
+
+    #[test]
+    fn numeric_secret_stays_a_string() {
+        let key = "12345678901234567890123456789012345";
+        let settings = load(&[("SECRET_KEY", key), ("MASTER_PASSWORD_HASH", HASH)]).unwrap();
+        assert_eq!(settings.secret_key.expose_secret(), key);
+        assert_eq!(settings.master_token_expire_minutes, 480);
+        assert_eq!(settings.listen_addr.port(), 8000);
+    }
+
+    #[test]
+    fn missing_secret_names_the_key() {
+        let err = load(&[("MASTER_PASSWORD_HASH", HASH)]).unwrap_err();
+        assert!(err.to_string().contains("SECRET_KEY"), "{err}");
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let err = load(&[("SECRET_KEY", "short"), ("MASTER_PASSWORD_HASH", HASH)]).unwrap_err();
+        assert!(err.to_string().contains("SECRET_KEY"), "{err}");
+        assert!(!err.to_string().contains("short"), "secret leaked: {err}");
+    }
+
+    #[test]
+    fn bad_number_names_the_key() {
+        let err = load(&[
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("MASTER_PASSWORD_HASH", HASH),
+            ("PRODUCT_CACHE_TTL_SECONDS", "soon"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("PRODUCT_CACHE_TTL_SECONDS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_hash_is_refused() {
+        let err = load(&[
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("MASTER_PASSWORD_HASH", "plaintext"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("MASTER_PASSWORD_HASH"), "{err}");
+    }
+}
