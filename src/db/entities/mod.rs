@@ -1,0 +1,5 @@
+//! sea-orm entities: one file per table, nothing but the mapping.
+
+pub mod client;
+pub mod client_favorite_product;
+pub mod product_ref;

@@ -1,0 +1,71 @@
+//! Persistence: the connection pool, the entities and the repositories that own every SQL
+//! statement the service runs.
+
+pub mod entities;
+mod error;
+pub mod repositories;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
+
+pub use error::RepoError;
+
+/// Counts the SQL statements the service sends, for tests and for operators.
+#[derive(Clone, Debug, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn increment(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub struct DatabaseSettings<'a> {
+    pub url: &'a str,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// A PostgreSQL schema to work in instead of `public` (tests use one schema each).
+    pub schema: Option<&'a str>,
+}
+
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Opens the pool. SQLite gets a single connection: it has one writer anyway, and a single
+/// connection turns concurrent write transactions into a queue instead of `SQLITE_BUSY` errors.
+pub async fn connect(
+    settings: &DatabaseSettings<'_>,
+    counter: StatementCounter,
+) -> Result<DatabaseConnection, DbErr> {
+    let max_connections = if is_sqlite(settings.url) {
+        1
+    } else {
+        settings.max_connections
+    };
+    let mut options = ConnectOptions::new(settings.url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_timeout(settings.acquire_timeout)
+        .sqlx_logging(false);
+    if let Some(schema) = settings.schema {
+        options.set_schema_search_path(schema.to_owned());
+    }
+    let mut connection = sea_orm::Database::connect(options).await?;
+    connection.set_metric_callback(move |_| counter.increment());
+    Ok(connection)
+}
+
+pub async fn run_migrations(connection: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(connection, None).await
+}

@@ -1,0 +1,177 @@
+//! The `clients` table.
+
+use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{Page, PageDirection, favorites, now, with_retry};
+use crate::db::RepoError;
+use crate::db::entities::client;
+use crate::domain::{ClientEmail, ClientName};
+
+pub type Client = client::Model;
+
+pub async fn create(
+    db: &DatabaseConnection,
+    name: ClientName,
+    email: ClientEmail,
+) -> Result<Client, RepoError> {
+    let created_at = now();
+    let client = client::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name.into_inner()),
+        email: Set(email.into_inner()),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
+    };
+    Ok(client.insert(db).await?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Client>, RepoError> {
+    Ok(client::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn find_by_email(
+    db: &DatabaseConnection,
+    email: &ClientEmail,
+) -> Result<Option<Client>, RepoError> {
+    Ok(client::Entity::find()
+        .filter(client::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// Changes the given fields; absent ones stay as they are. With nothing to change, the client
+/// is returned untouched (and `updated_at` keeps its value).
+pub async fn update(
+    db: &DatabaseConnection,
+    id: Uuid,
+    name: Option<ClientName>,
+    email: Option<ClientEmail>,
+) -> Result<Client, RepoError> {
+    if name.is_none() && email.is_none() {
+        return find(db, id).await?.ok_or(RepoError::ClientNotFound);
+    }
+    let mut update = client::Entity::update_many()
+        .col_expr(client::Column::UpdatedAt, Expr::value(now()))
+        .filter(client::Column::Id.eq(id));
+    if let Some(name) = name {
+        update = update.col_expr(client::Column::Name, Expr::value(name.into_inner()));
+    }
+    if let Some(email) = email {
+        update = update.col_expr(client::Column::Email, Expr::value(email.into_inner()));
+    }
+    update
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(RepoError::ClientNotFound)
+}
+
+/// Deletes a client, its favorites (by cascade) and the `products_ref` rows that no other list
+/// holds, in one transaction.
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), RepoError> {
+    with_retry(move || async move {
+        let txn = db.begin().await?;
+        // Locking the client first keeps concurrent `addFavorite`s for it waiting, so the list
+        // of products read below is the final one.
+        lock(&txn, id, LockType::Update).await?;
+        let product_ids = favorites::product_ids_of(&txn, id).await?;
+        favorites::lock_product_refs(&txn, &product_ids).await?;
+        client::Entity::delete_by_id(id).exec(&txn).await?;
+        favorites::delete_unreferenced_product_refs(&txn, &product_ids).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Takes a row lock on the client (PostgreSQL; SQLite has one writer and ignores it), or
+/// reports that it does not exist.
+pub(crate) async fn lock(
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    lock: LockType,
+) -> Result<(), RepoError> {
+    client::Entity::find_by_id(id)
+        .select_only()
+        .column(client::Column::Id)
+        .lock(lock)
+        .into_tuple::<Uuid>()
+        .one(txn)
+        .await?
+        .map(|_| ())
+        .ok_or(RepoError::ClientNotFound)
+}
+
+pub async fn count(db: &DatabaseConnection) -> Result<u64, RepoError> {
+    Ok(client::Entity::find().count(db).await?)
+}
+
+/// A page of clients in creation order (UUIDv7 ids sort by creation time).
+pub async fn page(
+    db: &DatabaseConnection,
+    direction: PageDirection<Uuid>,
+    limit: u64,
+) -> Result<Page<Client>, RepoError> {
+    let id = client::Column::Id;
+    // One row more than asked tells whether there is a further page.
+    let fetch = limit + 1;
+    match direction {
+        PageDirection::Forward { after } => {
+            let mut query = client::Entity::find().order_by_asc(id).limit(fetch);
+            if let Some(after) = after {
+                query = query.filter(id.gt(after));
+            }
+            let mut items = query.all(db).await?;
+            let has_next = items.len() as u64 > limit;
+            items.truncate(limit as usize);
+            let has_previous = match after {
+                Some(after) => exists(db, id.lte(after)).await?,
+                None => false,
+            };
+            Ok(Page {
+                items,
+                has_previous,
+                has_next,
+            })
+        }
+        PageDirection::Backward { before } => {
+            let mut query = client::Entity::find().order_by_desc(id).limit(fetch);
+            if let Some(before) = before {
+                query = query.filter(id.lt(before));
+            }
+            let mut items = query.all(db).await?;
+            let has_previous = items.len() as u64 > limit;
+            items.truncate(limit as usize);
+            items.reverse();
+            let has_next = match before {
+                Some(before) => exists(db, id.gte(before)).await?,
+                None => false,
+            };
+            Ok(Page {
+                items,
+                has_previous,
+                has_next,
+            })
+        }
+    }
+}
+
+async fn exists(
+    db: &DatabaseConnection,
+    condition: sea_orm::sea_query::SimpleExpr,
+) -> Result<bool, RepoError> {
+    Ok(client::Entity::find()
+        .select_only()
+        .column(client::Column::Id)
+        .filter(condition)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?
+        .is_some())
+}
