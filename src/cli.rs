@@ -1,0 +1,116 @@
+//! The command line: `serve` (the default), `migrate`, `print-schema`, `hash-password`.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseTarget, Settings};
+use crate::db::{self, DatabaseSettings, StatementCounter};
+use crate::http::Application;
+
+#[derive(Parser)]
+#[command(
+    name = "favorites-api",
+    version,
+    about = "GraphQL API for clients and their favorite products"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Write the GraphQL schema (SDL) to standard output.
+    PrintSchema,
+    /// Read a password from standard input and print its bcrypt hash for MASTER_PASSWORD_HASH.
+    HashPassword {
+        /// bcrypt cost (4 to 31); every step doubles the work.
+        #[arg(long, default_value_t = bcrypt::DEFAULT_COST)]
+        cost: u32,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => with_runtime(serve()),
+        Command::Migrate => with_runtime(migrate()),
+        Command::PrintSchema => print_schema(),
+        Command::HashPassword { cost } => hash_password(cost),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("favorites-api: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn with_runtime(task: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?
+        .block_on(task)
+}
+
+async fn serve() -> Result<(), String> {
+    let settings = Settings::load().map_err(|error| error.to_string())?;
+    crate::telemetry::init();
+    let app = Application::build(settings)
+        .await
+        .map_err(|error| error.to_string())?;
+    app.run_until_stopped()
+        .await
+        .map_err(|error| format!("server error: {error}"))
+}
+
+async fn migrate() -> Result<(), String> {
+    let target = DatabaseTarget::load().map_err(|error| error.to_string())?;
+    crate::telemetry::init();
+    let connection = db::connect(
+        &DatabaseSettings {
+            url: &target.database_url,
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(10),
+            schema: target.database_schema.as_deref(),
+        },
+        StatementCounter::default(),
+    )
+    .await
+    .map_err(|error| format!("cannot connect to the database: {error}"))?;
+    db::run_migrations(&connection)
+        .await
+        .map_err(|error| format!("migration failed: {error}"))?;
+    println!("migrations applied");
+    Ok(())
+}
+
+fn print_schema() -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(crate::graphql::sdl().as_bytes())
+        .map_err(|error| error.to_string())
+}
+
+fn hash_password(cost: u32) -> Result<(), String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|error| format!("cannot read the password: {error}"))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err("the password on standard input is empty".to_owned());
+    }
+    let hash = bcrypt::hash(password, cost).map_err(|error| error.to_string())?;
+    println!("{hash}");
+    Ok(())
+}

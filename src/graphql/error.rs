@@ -1,0 +1,256 @@
+//! The one error type of the API and its codes. Every error a caller sees carries
+//! `extensions.code`; errors from the layers below are mapped here, once, and their details
+//! go to the log instead of the response.
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
+use std::sync::Arc;
+
+use crate::auth::AuthError;
+use crate::catalog::CatalogError;
+use crate::db::RepoError;
+use crate::domain::InvalidInput;
+
+/// The codes a caller can find in `extensions.code`.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
+    pub const PRODUCT_NOT_FOUND: &str = "PRODUCT_NOT_FOUND";
+    pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
+    pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+    pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+}
+
+/// What a caller is told. Deliberately not `Display`: async-graphql turns any `Display` error
+/// into an uncoded message through `?`, so only the conversion below can make an
+/// `async_graphql::Error` out of it, and that conversion always sets the code.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated(&'static str),
+    BadUserInput(String),
+    NotFound(String),
+    EmailTaken,
+    ProductNotFound(i32),
+    UpstreamUnavailable,
+    DatabaseUnavailable,
+    Internal,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::BadUserInput(_) => code::BAD_USER_INPUT,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::EmailTaken => code::EMAIL_TAKEN,
+            Self::ProductNotFound(_) => code::PRODUCT_NOT_FOUND,
+            Self::UpstreamUnavailable => code::UPSTREAM_UNAVAILABLE,
+            Self::DatabaseUnavailable => code::DATABASE_UNAVAILABLE,
+            Self::Internal => code::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(message) => (*message).to_owned(),
+            Self::BadUserInput(message) | Self::NotFound(message) => message.clone(),
+            Self::EmailTaken => "a client with this e-mail address already exists".to_owned(),
+            Self::ProductNotFound(id) => format!("product {id} does not exist in the catalog"),
+            Self::UpstreamUnavailable => {
+                "the product catalog is unavailable, try again later".to_owned()
+            }
+            Self::DatabaseUnavailable => "the database is unavailable, try again later".to_owned(),
+            Self::Internal => "internal server error".to_owned(),
+        }
+    }
+
+    pub fn client_not_found() -> Self {
+        Self::NotFound("client not found".to_owned())
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", error.code());
+        if let ApiError::ProductNotFound(id) = error {
+            extensions.set("productId", id);
+        }
+        async_graphql::Error {
+            message: error.message(),
+            source: None,
+            extensions: Some(extensions),
+        }
+    }
+}
+
+impl From<&RepoError> for ApiError {
+    fn from(error: &RepoError) -> Self {
+        match error {
+            RepoError::ClientNotFound => Self::client_not_found(),
+            RepoError::EmailTaken => Self::EmailTaken,
+            RepoError::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable");
+                Self::DatabaseUnavailable
+            }
+            RepoError::Internal(source) => {
+                tracing::error!(error = %source, "database error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(error: RepoError) -> Self {
+        Self::from(&error)
+    }
+}
+
+/// DataLoaders share one error among every key of a batch, hence the `Arc`.
+impl From<Arc<RepoError>> for ApiError {
+    fn from(error: Arc<RepoError>) -> Self {
+        Self::from(error.as_ref())
+    }
+}
+
+impl From<&CatalogError> for ApiError {
+    fn from(error: &CatalogError) -> Self {
+        tracing::warn!(error = %error, "catalog unavailable");
+        Self::UpstreamUnavailable
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> Self {
+        Self::from(&error)
+    }
+}
+
+impl From<Arc<CatalogError>> for ApiError {
+    fn from(error: Arc<CatalogError>) -> Self {
+        Self::from(error.as_ref())
+    }
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(error: InvalidInput) -> Self {
+        Self::BadUserInput(error.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidCredentials => Self::Unauthenticated("invalid username or password"),
+            AuthError::InvalidToken(_) => Self::Unauthenticated("invalid or expired token"),
+            AuthError::Signing(_) | AuthError::Hashing(_) => {
+                tracing::error!(error = %error, "authentication failed internally");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// Gives a code to the errors async-graphql raises itself: parse failures, validation failures,
+/// and input values that do not fit their type. An error that reaches the caller without a code
+/// any other way is a bug: its text is logged and replaced.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            if !has_code(error) {
+                let code = classify_uncoded(error);
+                if code == code::INTERNAL_SERVER_ERROR {
+                    tracing::error!(message = %error.message, path = ?error.path, "uncoded error");
+                    error.message = "internal server error".to_owned();
+                }
+                set_code(error, code);
+            }
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut error| {
+            set_code(&mut error, code::GRAPHQL_PARSE_FAILED);
+            error
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for error in &mut errors {
+                let code = if is_input_value_error(&error.message) {
+                    code::BAD_USER_INPUT
+                } else {
+                    code::GRAPHQL_VALIDATION_FAILED
+                };
+                set_code(error, code);
+            }
+            errors
+        })
+    }
+}
+
+fn has_code(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .is_some_and(|extensions| extensions.get("code").is_some())
+}
+
+pub(crate) fn set_code(error: &mut ServerError, code: &str) {
+    error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", Value::from(code));
+}
+
+/// A value that does not fit its argument's type: a literal caught by validation, or a
+/// variable or argument caught while resolving.
+fn is_input_value_error(message: &str) -> bool {
+    message.starts_with("Invalid value for argument")
+        || message.starts_with("Failed to parse")
+        || message.starts_with("Variable")
+}
+
+fn classify_uncoded(error: &ServerError) -> &'static str {
+    if is_input_value_error(&error.message) {
+        code::BAD_USER_INPUT
+    } else if error.path.is_empty() {
+        // Raised before any resolver ran: an unknown operation name, a bad variables object...
+        code::BAD_REQUEST
+    } else {
+        code::INTERNAL_SERVER_ERROR
+    }
+}

@@ -1,0 +1,47 @@
+//! Per-request DataLoaders: each nesting level of a query costs one SQL statement, however many
+//! parents it has.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::catalog::{Catalog, ProductLoader};
+use crate::db::RepoError;
+use crate::db::repositories::favorites::{self, Favorite};
+
+/// Loads the favorites of many clients with one `WHERE client_id IN (...)`.
+pub struct FavoritesLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for FavoritesLoader {
+    type Value = Vec<Favorite>;
+    type Error = Arc<RepoError>;
+
+    async fn load(&self, client_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Favorite>>, Self::Error> {
+        favorites::for_clients(&self.db, client_ids)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+/// The loaders of one request. They do not cache: a mutation followed by a read in the same
+/// document must see the write; the catalog's own cache is what saves upstream calls.
+/// Cloning shares the loaders: every operation of a batch request batches together.
+#[derive(Clone)]
+pub struct RequestLoaders {
+    pub favorites: Arc<DataLoader<FavoritesLoader>>,
+    pub products: Arc<DataLoader<ProductLoader>>,
+}
+
+impl RequestLoaders {
+    pub fn new(db: DatabaseConnection, catalog: Catalog) -> Self {
+        Self {
+            favorites: Arc::new(DataLoader::new(FavoritesLoader { db }, tokio::spawn)),
+            products: Arc::new(DataLoader::new(ProductLoader::new(catalog), tokio::spawn)),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+use async_graphql::{Context, Object};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::guards::AdminGuard;
+use super::types::{AccessToken, Client, CreateClientInput, UpdateClientInput};
+use crate::auth::Authenticator;
+use crate::catalog::Catalog;
+use crate::db::repositories::{clients, favorites};
+use crate::domain::{ClientEmail, ClientName};
+
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Exchanges the admin's username and password for a bearer token. The only operation that
+    /// needs no token.
+    async fn issue_token(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> async_graphql::Result<AccessToken> {
+        let authenticator = ctx.data::<Authenticator>()?;
+        let token = authenticator
+            .login(&username, &password)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(token.into())
+    }
+
+    /// Creates a client. `EMAIL_TAKEN` when another client has the address.
+    #[graphql(guard = "AdminGuard")]
+    async fn create_client(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateClientInput,
+    ) -> async_graphql::Result<Client> {
+        let name = ClientName::parse(&input.name).map_err(ApiError::from)?;
+        let email = ClientEmail::parse(&input.email).map_err(ApiError::from)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let client = clients::create(db, name, email)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Client(client))
+    }
+
+    /// Changes a client's name and/or e-mail; absent fields stay as they are.
+    #[graphql(guard = "AdminGuard")]
+    async fn update_client(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateClientInput,
+    ) -> async_graphql::Result<Client> {
+        let name = input
+            .name
+            .as_deref()
+            .map(ClientName::parse)
+            .transpose()
+            .map_err(ApiError::from)?;
+        let email = input
+            .email
+            .as_deref()
+            .map(ClientEmail::parse)
+            .transpose()
+            .map_err(ApiError::from)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let client = clients::update(db, id, name, email)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Client(client))
+    }
+
+    /// Deletes a client and their list; returns the deleted id.
+    #[graphql(guard = "AdminGuard")]
+    async fn delete_client(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Uuid> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        clients::delete(db, id).await.map_err(ApiError::from)?;
+        Ok(id)
+    }
+
+    /// Adds a catalog product to a client's list. Adding one already there changes nothing.
+    /// `PRODUCT_NOT_FOUND` when the catalog has no such product; `UPSTREAM_UNAVAILABLE` when the
+    /// catalog cannot be asked. In both cases nothing is written.
+    #[graphql(guard = "AdminGuard")]
+    async fn add_favorite(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        product_id: i32,
+    ) -> async_graphql::Result<Client> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        let catalog = ctx.data::<Catalog>()?;
+        // Checking the client first spares the catalog a call for a request that must fail.
+        clients::find(db, client_id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(ApiError::client_not_found)?;
+        catalog
+            .product(product_id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or(ApiError::ProductNotFound(product_id))?;
+        favorites::add(db, client_id, product_id)
+            .await
+            .map_err(ApiError::from)?;
+        current(db, client_id).await
+    }
+
+    /// Removes a product from a client's list. Removing one that is not there changes nothing.
+    #[graphql(guard = "AdminGuard")]
+    async fn remove_favorite(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        product_id: i32,
+    ) -> async_graphql::Result<Client> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        favorites::remove(db, client_id, product_id)
+            .await
+            .map_err(ApiError::from)?;
+        current(db, client_id).await
+    }
+}
+
+/// The client as it is now, after a change to their list.
+async fn current(db: &DatabaseConnection, id: Uuid) -> async_graphql::Result<Client> {
+    let client = clients::find(db, id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(ApiError::client_not_found)?;
+    Ok(Client(client))
+}

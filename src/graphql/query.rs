@@ -1,0 +1,90 @@
+use async_graphql::{Context, Object};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::guards::AdminGuard;
+use super::pagination::{decode_client_cursor, encode_client_cursor, page_request};
+use super::types::{Client, ClientConnection, ClientEdge, PageInfo, Product};
+use crate::catalog::Catalog;
+use crate::db::repositories::clients;
+use crate::domain::ClientEmail;
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// A client by id; null when there is none.
+    #[graphql(guard = "AdminGuard")]
+    async fn client(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Client>> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        let client = clients::find(db, id).await.map_err(ApiError::from)?;
+        Ok(client.map(Client))
+    }
+
+    /// A client by e-mail address (case-insensitive); null when there is none.
+    #[graphql(guard = "AdminGuard")]
+    async fn client_by_email(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<Option<Client>> {
+        let email = ClientEmail::parse(&email).map_err(ApiError::from)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let client = clients::find_by_email(db, &email)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(client.map(Client))
+    }
+
+    /// Clients in creation order, a page at a time. Page forward with `first`/`after` or
+    /// backward with `last`/`before`; sizes are 1 to 100 (default 20).
+    #[graphql(guard = "AdminGuard")]
+    async fn clients(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size when paging forward, 1 to 100 (default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Cursor of the client to start after.")] after: Option<String>,
+        #[graphql(desc = "Page size when paging backward, 1 to 100 (default 20).")] last: Option<
+            i32,
+        >,
+        #[graphql(desc = "Cursor of the client to end before.")] before: Option<String>,
+    ) -> async_graphql::Result<ClientConnection> {
+        let (direction, limit) = page_request(first, after, last, before, decode_client_cursor)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let page = clients::page(db, direction, limit)
+            .await
+            .map_err(ApiError::from)?;
+        let edges: Vec<ClientEdge> = page
+            .items
+            .into_iter()
+            .map(|client| ClientEdge {
+                cursor: encode_client_cursor(client.id),
+                node: Client(client),
+            })
+            .collect();
+        let cursors: Vec<String> = edges.iter().map(|edge| edge.cursor.clone()).collect();
+        Ok(ClientConnection {
+            page_info: PageInfo::new(&cursors, page.has_previous, page.has_next),
+            edges,
+        })
+    }
+
+    /// A catalog product by id; null when the catalog has no such product.
+    #[graphql(guard = "AdminGuard")]
+    async fn product(&self, ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Product>> {
+        let catalog = ctx.data::<Catalog>()?;
+        let product = catalog.product(id).await.map_err(ApiError::from)?;
+        Ok(product.map(Product::from))
+    }
+
+    /// The whole catalog.
+    #[graphql(guard = "AdminGuard")]
+    async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
+        let catalog = ctx.data::<Catalog>()?;
+        let products = catalog.all_products().await.map_err(ApiError::from)?;
+        Ok(products.iter().cloned().map(Product::from).collect())
+    }
+}

@@ -1,0 +1,184 @@
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::Product;
+use super::connection::{FavoriteConnection, FavoriteEdge, PageInfo};
+use crate::db::repositories::clients;
+use crate::db::repositories::favorites;
+use crate::graphql::error::ApiError;
+use crate::graphql::loaders::RequestLoaders;
+use crate::graphql::pagination::{
+    FavoriteKey, decode_favorite_cursor, encode_favorite_cursor, page_size,
+};
+
+/// A client of the store and their list of favorite products.
+#[derive(Clone, Debug)]
+pub struct Client(pub clients::Client);
+
+#[Object]
+impl Client {
+    /// Unique id (a UUIDv7: ids sort by creation time).
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+
+    /// Display name, trimmed, 1 to 100 characters.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// E-mail address, trimmed and lower-cased; unique among clients.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    /// When the client was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the client's name or e-mail last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The client's favorite products, oldest first (by time added, then product id).
+    async fn favorites(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the favorite to start after.")] after: Option<String>,
+    ) -> async_graphql::Result<FavoriteConnection> {
+        let limit = page_size(first, "first")?;
+        let after = after.as_deref().map(decode_favorite_cursor).transpose()?;
+        let loaders = ctx.data::<RequestLoaders>()?;
+        let list = loaders
+            .favorites
+            .load_one(self.0.id)
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default();
+        Ok(favorite_page(list, after, limit))
+    }
+}
+
+/// Pages a client's list in memory: a list is bounded by the catalog's size, and having it
+/// whole gives `totalCount` without another statement.
+fn favorite_page(
+    list: Vec<favorites::Favorite>,
+    after: Option<FavoriteKey>,
+    limit: u64,
+) -> FavoriteConnection {
+    let total_count = list.len() as u64;
+    let key = |favorite: &favorites::Favorite| (favorite.added_at, favorite.product_id);
+    let start = match after {
+        Some(after) => list.partition_point(|favorite| key(favorite) <= after),
+        None => 0,
+    };
+    let end = start.saturating_add(limit as usize).min(list.len());
+    let edges: Vec<FavoriteEdge> = list[start..end]
+        .iter()
+        .map(|favorite| FavoriteEdge {
+            cursor: encode_favorite_cursor(key(favorite)),
+            node: Favorite::from(favorite),
+        })
+        .collect();
+    let cursors: Vec<String> = edges.iter().map(|edge| edge.cursor.clone()).collect();
+    FavoriteConnection {
+        nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
+        page_info: PageInfo::new(&cursors, start > 0, end < list.len()),
+        edges,
+        total_count,
+    }
+}
+
+/// A product in a client's list.
+#[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
+pub struct Favorite {
+    /// Catalog id of the product.
+    pub product_id: i32,
+    /// When the product was added to the list.
+    pub added_at: DateTime<Utc>,
+}
+
+impl From<&favorites::Favorite> for Favorite {
+    fn from(favorite: &favorites::Favorite) -> Self {
+        Self {
+            product_id: favorite.product_id,
+            added_at: favorite.added_at,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Favorite {
+    /// The product's details from the catalog; null (with an error at this path) when the
+    /// catalog cannot be reached, or null when it no longer has the product.
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
+        let loaders = ctx.data::<RequestLoaders>()?;
+        let product = loaders
+            .products
+            .load_one(self.product_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(product.map(Product::from))
+    }
+}
+
+/// A new client.
+#[derive(Debug, InputObject)]
+pub struct CreateClientInput {
+    /// Display name; trimmed, 1 to 100 characters.
+    pub name: String,
+    /// E-mail address; trimmed, lower-cased, unique.
+    pub email: String,
+}
+
+/// Changes to a client; absent (or null) fields stay as they are.
+#[derive(Debug, InputObject)]
+pub struct UpdateClientInput {
+    /// New display name; trimmed, 1 to 100 characters.
+    pub name: Option<String>,
+    /// New e-mail address; trimmed, lower-cased, unique.
+    pub email: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(n: i32) -> Vec<favorites::Favorite> {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        (1..=n)
+            .map(|product_id| favorites::Favorite {
+                client_id: Uuid::nil(),
+                product_id,
+                added_at: at,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pages_walk_the_whole_list() {
+        let first = favorite_page(list(5), None, 2);
+        assert_eq!(first.total_count, 5);
+        assert_eq!(
+            first.nodes.iter().map(|f| f.product_id).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert!(first.page_info.has_next_page && !first.page_info.has_previous_page);
+        let after = decode_favorite_cursor(first.page_info.end_cursor.as_deref().unwrap()).unwrap();
+        let second = favorite_page(list(5), Some(after), 10);
+        assert_eq!(
+            second
+                .nodes
+                .iter()
+                .map(|f| f.product_id)
+                .collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        assert!(!second.page_info.has_next_page && second.page_info.has_previous_page);
+    }
+}

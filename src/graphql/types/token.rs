@@ -1,0 +1,25 @@
+use async_graphql::SimpleObject;
+use chrono::{DateTime, Utc};
+
+use crate::auth;
+
+/// A bearer token for the `Authorization` header of every other operation.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct AccessToken {
+    /// The JWT; send it as `Authorization: Bearer <accessToken>`.
+    pub access_token: String,
+    /// Always "Bearer".
+    pub token_type: String,
+    /// When the token stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<auth::AccessToken> for AccessToken {
+    fn from(token: auth::AccessToken) -> Self {
+        Self {
+            access_token: token.token,
+            token_type: "Bearer".to_owned(),
+            expires_at: token.expires_at,
+        }
+    }
+}

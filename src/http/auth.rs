@@ -1,0 +1,73 @@
+//! The seed's REST door for tokens, kept so existing scripts keep working.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use crate::auth::AuthError;
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+pub async fn master_token(
+    State(state): State<AppState>,
+    credentials: Result<Json<Credentials>, JsonRejection>,
+) -> Response {
+    let Json(credentials) = match credentials {
+        Ok(credentials) => credentials,
+        Err(rejection) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "BAD_USER_INPUT",
+                &format!(
+                    "expected a JSON body {{\"username\", \"password\"}}: {}",
+                    rejection.body_text()
+                ),
+            );
+        }
+    };
+    match state
+        .authenticator
+        .login(&credentials.username, &credentials.password)
+        .await
+    {
+        Ok(token) => Json(json!({
+            "access_token": token.token,
+            "token_type": "bearer",
+            "expires_at": token.expires_at,
+        }))
+        .into_response(),
+        Err(AuthError::InvalidCredentials) => {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "invalid username or password",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Err(other) => {
+            tracing::error!(error = %other, "token issue failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal server error",
+            )
+        }
+    }
+}
+
+/// `detail` is what the seed's clients read; `code` matches the GraphQL error codes.
+fn error(status: StatusCode, code: &str, detail: &str) -> Response {
+    (status, Json(json!({ "detail": detail, "code": code }))).into_response()
+}

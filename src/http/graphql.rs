@@ -1,0 +1,65 @@
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::rejection::GraphQLRejection;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::AppState;
+use crate::graphql::error::code;
+use crate::graphql::guards::Caller;
+use crate::graphql::loaders::RequestLoaders;
+
+/// GraphiQL, with the `Authorization` header laid out ready for the token from `issueToken`.
+pub async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("favorites-api")
+            .finish(),
+    )
+}
+
+pub async fn graphql_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+) -> Response {
+    let request = match request {
+        Ok(request) => request.into_inner(),
+        Err(rejection) => return bad_request(&rejection),
+    };
+    let caller = caller(&headers, &state);
+    let loaders = RequestLoaders::new(state.db.clone(), state.catalog.clone());
+    let request = request.data(caller).data(loaders);
+    GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
+}
+
+/// Decodes the bearer token once per request; guards read the result.
+fn caller(headers: &HeaderMap, state: &AppState) -> Caller {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Caller::Anonymous;
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match token.map(|token| state.authenticator.verify(token)) {
+        Some(Ok(admin)) => Caller::Admin(admin),
+        _ => Caller::InvalidToken,
+    }
+}
+
+/// A body that is not a GraphQL request at all (not JSON, no `query`...): still a GraphQL-shaped
+/// answer with a code.
+fn bad_request(rejection: &GraphQLRejection) -> Response {
+    let body = serde_json::json!({
+        "errors": [{
+            "message": format!("invalid GraphQL request: {}", rejection.0),
+            "extensions": { "code": code::BAD_REQUEST },
+        }]
+    });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}

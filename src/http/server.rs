@@ -1,0 +1,156 @@
+//! Building the application from settings, and serving it until a shutdown signal.
+
+use std::net::SocketAddr;
+
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use super::{AppState, router};
+use crate::auth::Authenticator;
+use crate::catalog::{Catalog, CatalogError, CatalogSettings};
+use crate::config::Settings;
+use crate::db::{self, DatabaseSettings, StatementCounter};
+use crate::graphql::build_schema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot connect to the database: {0}")]
+    Database(#[source] sea_orm::DbErr),
+    #[error("database migration failed: {0}")]
+    Migration(#[source] sea_orm::DbErr),
+    #[error("cannot build the catalog client: {0}")]
+    Catalog(#[source] CatalogError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built application: connected, migrated and bound, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: AppState,
+    statements: StatementCounter,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let statements = StatementCounter::default();
+        let db = db::connect(
+            &DatabaseSettings {
+                url: &settings.database_url,
+                max_connections: settings.database_max_connections,
+                acquire_timeout: settings.database_acquire_timeout(),
+                schema: settings.database_schema.as_deref(),
+            },
+            statements.clone(),
+        )
+        .await
+        .map_err(StartupError::Database)?;
+        if settings.run_migrations {
+            db::run_migrations(&db)
+                .await
+                .map_err(StartupError::Migration)?;
+        }
+        let catalog = Catalog::new(CatalogSettings {
+            base_url: settings.fakestoreapi_url.clone(),
+            cache_ttl: settings.product_cache_ttl(),
+            timeout: settings.upstream_timeout(),
+        })
+        .map_err(StartupError::Catalog)?;
+        let authenticator = Authenticator::new(
+            settings.master_username.clone(),
+            settings.master_password_hash.clone(),
+            &settings.secret_key,
+            settings.token_lifetime(),
+        );
+        let schema = build_schema(db.clone(), catalog.clone(), authenticator.clone());
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: settings.listen_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen_addr,
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            state: AppState {
+                schema,
+                db,
+                catalog,
+                authenticator,
+            },
+            statements,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// SQL statements sent so far (sea-orm's metric callback).
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
+    }
+
+    pub fn catalog(&self) -> Catalog {
+        self.state.catalog.clone()
+    }
+
+    pub fn db(&self) -> DatabaseConnection {
+        self.state.db.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, lets in-flight requests finish, then closes the pool.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let db = self.state.db.clone();
+        tracing::info!(addr = %self.local_addr, "listening");
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        if let Err(error) = db.close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}
