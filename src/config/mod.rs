@@ -297,7 +297,7 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
 mod tests {
     use super::*;
 
-    const HASH: &str = "$2b$04$0123456789012345678901uSBKUJhQ3.WmygHhdFmWPeUhqOc9.NUi";
+    const HASH: &str = "$2b$12$jN1NmXIy5YgRZAH.h90uwOExGS2d0jldCsG3Udfb2Ck/XrBand1Ou";
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -241,6 +241,7 @@ pub(crate) fn set_code(error: &mut ServerError, code: &str) {
 fn is_input_value_error(message: &str) -> bool {
     message.starts_with("Invalid value for argument")
         || message.starts_with("Failed to parse")
+        || message.starts_with("Expected input type")
         || message.starts_with("Variable")
 }
 

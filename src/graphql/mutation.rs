@@ -12,7 +12,7 @@ use crate::domain::{ClientEmail, ClientName};
 
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Exchanges the admin's username and password for a bearer token. The only operation that
     /// needs no token.

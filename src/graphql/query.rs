@@ -12,7 +12,7 @@ use crate::domain::ClientEmail;
 
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// A client by id; null when there is none.
     #[graphql(guard = "AdminGuard")]

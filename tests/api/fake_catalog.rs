@@ -1,0 +1,95 @@
+//! A FakeStoreAPI on loopback (wiremock) serving the real 20 products, with the same quirks:
+//! an unknown id answers 200 with an empty body. Tests switch it into failure modes and read
+//! how many requests it received.
+
+use serde_json::Value;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const FIXTURE: &str = include_str!("../fixtures/fakestore-products.json");
+
+pub fn fixture_products() -> Vec<Value> {
+    serde_json::from_str(FIXTURE).expect("the fixture is a JSON array")
+}
+
+pub struct FakeCatalog {
+    server: MockServer,
+}
+
+impl FakeCatalog {
+    pub async fn start() -> Self {
+        let catalog = Self {
+            server: MockServer::start().await,
+        };
+        catalog.mount_normal().await;
+        catalog
+    }
+
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    async fn mount_normal(&self) {
+        Mock::given(method("GET"))
+            .and(path("/products"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(FIXTURE, "application/json"))
+            .mount(&self.server)
+            .await;
+        for product in fixture_products() {
+            let id = product["id"].as_i64().expect("numeric id");
+            Mock::given(method("GET"))
+                .and(path(format!("/products/{id}")))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_raw(product.to_string(), "application/json"),
+                )
+                .mount(&self.server)
+                .await;
+        }
+        // FakeStoreAPI's answer for an unknown or non-numeric id: 200 with an empty body.
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/products/.+$"))
+            .respond_with(ResponseTemplate::new(200))
+            .with_priority(10)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Every request answers `response` from now on (and the request log starts afresh).
+    pub async fn answer_everything_with(&self, response: ResponseTemplate) {
+        self.server.reset().await;
+        Mock::given(method("GET"))
+            .respond_with(response)
+            .mount(&self.server)
+            .await;
+    }
+
+    pub async fn go_down(&self) {
+        self.answer_everything_with(ResponseTemplate::new(503))
+            .await;
+    }
+
+    /// Back to normal answers, with an empty request log.
+    pub async fn recover(&self) {
+        self.server.reset().await;
+        self.mount_normal().await;
+    }
+
+    /// Overrides one path with `response`, ahead of the normal answers.
+    pub async fn answer_path_with(&self, url_path: &str, response: ResponseTemplate) {
+        Mock::given(method("GET"))
+            .and(path(url_path))
+            .respond_with(response)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    pub async fn requests(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .map(|requests| requests.len())
+            .unwrap_or(0)
+    }
+}

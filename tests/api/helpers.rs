@@ -1,0 +1,322 @@
+//! Starts the real application on a random port, on a fresh database (a SQLite file, or a
+//! PostgreSQL schema when `TEST_DATABASE_URL` is set), against a fake catalog on loopback.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use favorites_api::config::Settings;
+use favorites_api::db::StatementCounter;
+use favorites_api::db::entities::{client_favorite_product, product_ref};
+use favorites_api::http::Application;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::fake_catalog::FakeCatalog;
+
+pub const ADMIN: &str = "test_admin";
+pub const PASSWORD: &str = "test-password";
+pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789";
+
+/// bcrypt at the lowest cost: the tests check behaviour, not hashing strength.
+static PASSWORD_HASH: LazyLock<String> =
+    LazyLock::new(|| bcrypt::hash(PASSWORD, 4).expect("hashing works"));
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        backends.push(Backend::Postgres(url));
+    }
+    backends
+}
+
+/// Knobs a test may turn before the app starts.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub product_cache_ttl: Duration,
+    pub upstream_timeout: Duration,
+    pub token_lifetime_minutes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            product_cache_ttl: Duration::from_secs(3600),
+            upstream_timeout: Duration::from_secs(2),
+            token_lifetime_minutes: 60,
+        }
+    }
+}
+
+/// Runs `test` once per backend, each time on a fresh app and database.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    each_backend_with(Options::default(), test).await;
+}
+
+pub async fn each_backend_with<F, Fut>(options: Options, test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        let (app, database) = TestApp::spawn(&backend, &options).await;
+        test(app).await;
+        database.drop().await;
+    }
+}
+
+#[derive(Clone)]
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub token: String,
+    pub catalog: Arc<FakeCatalog>,
+    pub db: DatabaseConnection,
+    pub statements: StatementCounter,
+    pub backend: Backend,
+}
+
+/// The database a test ran on, removed when the test is over.
+enum TestDatabase {
+    SqliteFile(PathBuf),
+    PostgresSchema { admin_url: String, schema: String },
+}
+
+impl TestDatabase {
+    async fn drop(self) {
+        match self {
+            Self::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Self::PostgresSchema { admin_url, schema } => {
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                    .await
+                    .expect("drop the test schema");
+                let _ = admin.close().await;
+            }
+        }
+    }
+}
+
+impl TestApp {
+    async fn spawn(backend: &Backend, options: &Options) -> (Self, TestDatabase) {
+        let catalog = Arc::new(FakeCatalog::start().await);
+        let (database_url, database_schema, database) = match backend {
+            Backend::Sqlite => {
+                let path =
+                    std::env::temp_dir().join(format!("favorites-test-{}.db", Uuid::new_v4()));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                (url, None, TestDatabase::SqliteFile(path))
+            }
+            Backend::Postgres(admin_url) => {
+                let schema = format!("test_{}", Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+                    .await
+                    .expect("create a test schema");
+                let _ = admin.close().await;
+                (
+                    admin_url.clone(),
+                    Some(schema.clone()),
+                    TestDatabase::PostgresSchema {
+                        admin_url: admin_url.clone(),
+                        schema,
+                    },
+                )
+            }
+        };
+        let settings = Settings {
+            database_url,
+            database_schema,
+            database_max_connections: 10,
+            database_acquire_timeout_ms: 5_000,
+            fakestoreapi_url: catalog.url(),
+            secret_key: SECRET_KEY.to_owned().into(),
+            master_username: ADMIN.to_owned(),
+            master_password_hash: PASSWORD_HASH.clone().into(),
+            master_token_expire_minutes: options.token_lifetime_minutes,
+            listen_addr: "127.0.0.1:0".parse().expect("an address"),
+            product_cache_ttl_seconds: options.product_cache_ttl.as_secs(),
+            upstream_timeout_ms: options.upstream_timeout.as_millis() as u64,
+            run_migrations: true,
+        };
+        let application = Application::build(settings)
+            .await
+            .expect("the application starts");
+        let address = format!("http://{}", application.local_addr());
+        let db = application.db();
+        let statements = application.statements();
+        tokio::spawn(application.run_until_stopped());
+
+        let mut app = Self {
+            address,
+            http: reqwest::Client::new(),
+            token: String::new(),
+            catalog,
+            db,
+            statements,
+            backend: backend.clone(),
+        };
+        app.token = app.issue_token().await;
+        (app, database)
+    }
+
+    async fn issue_token(&self) -> String {
+        let body = self
+            .graphql_as(
+                None,
+                "mutation($u: String!, $p: String!) { issueToken(username: $u, password: $p) { accessToken } }",
+                json!({ "u": ADMIN, "p": PASSWORD }),
+            )
+            .await;
+        body["data"]["issueToken"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {body}"))
+            .to_owned()
+    }
+
+    /// POSTs a raw body to `/graphql`; returns the status and the JSON answer.
+    pub async fn post_graphql(&self, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.address))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let body: Value = response.json().await.expect("a JSON answer");
+        assert_every_error_has_a_code(&body);
+        (status, body)
+    }
+
+    /// Runs a document with the given token (or none); every error must carry a code.
+    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self
+            .post_graphql(token, &json!({ "query": query, "variables": variables }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Runs a document as the admin.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_as(Some(&self.token), query, variables).await
+    }
+
+    /// Runs a document as the admin and returns `data`, failing on any error.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn create_client(&self, name: &str, email: &str) -> String {
+        let data = self
+            .data(
+                "mutation($input: CreateClientInput!) { createClient(input: $input) { id } }",
+                json!({ "input": { "name": name, "email": email } }),
+            )
+            .await;
+        data["createClient"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    }
+
+    pub async fn add_favorite(&self, client_id: &str, product_id: i64) -> Value {
+        self.graphql(
+            "mutation($c: UUID!, $p: Int!) { addFavorite(clientId: $c, productId: $p) { id favorites { totalCount nodes { productId } } } }",
+            json!({ "c": client_id, "p": product_id }),
+        )
+        .await
+    }
+
+    pub async fn remove_favorite(&self, client_id: &str, product_id: i64) -> Value {
+        self.graphql(
+            "mutation($c: UUID!, $p: Int!) { removeFavorite(clientId: $c, productId: $p) { id favorites { totalCount nodes { productId } } } }",
+            json!({ "c": client_id, "p": product_id }),
+        )
+        .await
+    }
+
+    /// Rows of `products_ref`, read straight from the database.
+    pub async fn product_refs(&self) -> Vec<i32> {
+        product_ref::Entity::find()
+            .order_by_asc(product_ref::Column::Id)
+            .all(&self.db)
+            .await
+            .expect("read products_ref")
+            .into_iter()
+            .map(|row| row.id)
+            .collect()
+    }
+
+    /// Rows of `client_favorite_products`, read straight from the database.
+    pub async fn favorite_rows(&self) -> Vec<(Uuid, i32)> {
+        client_favorite_product::Entity::find()
+            .order_by_asc(client_favorite_product::Column::ClientId)
+            .order_by_asc(client_favorite_product::Column::ProductId)
+            .all(&self.db)
+            .await
+            .expect("read client_favorite_products")
+            .into_iter()
+            .map(|row| (row.client_id, row.product_id))
+            .collect()
+    }
+}
+
+pub fn assert_every_error_has_a_code(body: &Value) {
+    if let Some(errors) = body.get("errors").and_then(Value::as_array) {
+        for error in errors {
+            assert!(
+                error["extensions"]["code"].is_string(),
+                "an error without a code: {error}"
+            );
+        }
+    }
+}
+
+/// The codes of a response's errors, in order.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| {
+                    error["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

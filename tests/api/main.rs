@@ -1,0 +1,14 @@
+//! The integration suite: one binary, so it links once. Every test drives the real HTTP
+//! endpoint of a freshly started app, on SQLite and (with `TEST_DATABASE_URL`) on PostgreSQL.
+
+mod auth;
+mod catalog;
+mod clients;
+mod errors;
+mod fake_catalog;
+mod favorites;
+mod helpers;
+mod n_plus_one;
+mod pagination;
+mod races;
+mod schema;

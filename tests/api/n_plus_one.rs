@@ -1,0 +1,90 @@
+//! One SQL statement per nesting level and no upstream call on a warm cache, however many
+//! clients a page holds; and a cold cache filled by one upstream call for many requests.
+
+use serde_json::json;
+
+use crate::helpers::each_backend;
+
+const NESTED: &str = "query($first: Int!) { clients(first: $first) { nodes { id favorites { totalCount nodes { product { title } } } } } }";
+
+#[tokio::test]
+async fn nested_favorites_cost_the_same_statements_for_1_10_and_60_clients() {
+    each_backend(|app| async move {
+        for i in 0..60 {
+            let id = app
+                .create_client(&format!("C{i}"), &format!("c{i}@example.com"))
+                .await;
+            for product in [1 + i % 20, 1 + (i + 7) % 20] {
+                app.add_favorite(&id, product as i64).await;
+            }
+        }
+        app.data(NESTED, json!({ "first": 60 })).await; // warm every product
+        let upstream_before = app.catalog.requests().await;
+
+        let mut counts = Vec::new();
+        for n in [1, 10, 60] {
+            let before = app.statements.get();
+            let data = app.data(NESTED, json!({ "first": n })).await;
+            let statements = app.statements.get() - before;
+            let nodes = data["clients"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), n);
+            assert!(
+                nodes
+                    .iter()
+                    .all(|node| node["favorites"]["totalCount"] == 2)
+            );
+            assert!(
+                nodes
+                    .iter()
+                    .all(|node| node["favorites"]["nodes"][1]["product"]["title"].is_string())
+            );
+            eprintln!("{:?}: N = {n}: {statements} SQL statements", app.backend);
+            counts.push(statements);
+        }
+        assert_eq!(counts[0], counts[1], "{counts:?}");
+        assert_eq!(counts[1], counts[2], "{counts:?}");
+        assert!(counts[0] <= 3, "one statement per level: {counts:?}");
+        assert_eq!(
+            app.catalog.requests().await,
+            upstream_before,
+            "warm cache: no upstream call"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_cold_requests_share_upstream_calls() {
+    each_backend(|app| async move {
+        let id = app.create_client("Ana", "ana@example.com").await;
+        let client_id = uuid::Uuid::parse_str(&id).unwrap();
+        for product in [3, 8, 13, 18, 20] {
+            // Through the repository, so the app's cache stays cold.
+            favorites_api::db::repositories::favorites::add(&app.db, client_id, product)
+                .await
+                .unwrap();
+        }
+        assert_eq!(app.catalog.requests().await, 0);
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let app = app.clone();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    app.data(
+                        "query($id: UUID!) { client(id: $id) { favorites { nodes { product { title price } } } } }",
+                        json!({ "id": id }),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let data = task.await.unwrap();
+            assert_eq!(data["client"]["favorites"]["nodes"].as_array().unwrap().len(), 5);
+        }
+        let calls = app.catalog.requests().await;
+        eprintln!("{:?}: 50 concurrent cold requests made {calls} upstream call(s)", app.backend);
+        assert_eq!(calls, 1);
+    })
+    .await;
+}
