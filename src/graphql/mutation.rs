@@ -43,7 +43,7 @@ impl MutationRoot {
         let client = clients::create(db, name, email)
             .await
             .map_err(ApiError::from)?;
-        Ok(Client(client))
+        Ok(Client::new(client))
     }
 
     /// Changes a client's name and/or e-mail; absent fields stay as they are.
@@ -70,7 +70,7 @@ impl MutationRoot {
         let client = clients::update(db, id, name, email)
             .await
             .map_err(ApiError::from)?;
-        Ok(Client(client))
+        Ok(Client::new(client))
     }
 
     /// Deletes a client and their list; returns the deleted id.
@@ -131,5 +131,5 @@ async fn current(db: &DatabaseConnection, id: Uuid) -> async_graphql::Result<Cli
         .await
         .map_err(ApiError::from)?
         .ok_or_else(ApiError::client_not_found)?;
-    Ok(Client(client))
+    Ok(Client::new(client))
 }

@@ -7,10 +7,20 @@ use super::guards::AdminGuard;
 use super::pagination::{decode_client_cursor, encode_client_cursor, page_request};
 use super::types::{Client, ClientConnection, ClientEdge, PageInfo, Product};
 use crate::catalog::Catalog;
-use crate::db::repositories::clients;
+use crate::db::repositories::{clients, favorites};
 use crate::domain::ClientEmail;
 
 pub struct QueryRoot;
+
+fn asks_for_favorites(ctx: &Context<'_>) -> bool {
+    let selection = ctx.look_ahead();
+    selection.field("nodes").field("favorites").exists()
+        || selection
+            .field("edges")
+            .field("node")
+            .field("favorites")
+            .exists()
+}
 
 #[Object(name = "Query")]
 impl QueryRoot {
@@ -19,7 +29,7 @@ impl QueryRoot {
     async fn client(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Client>> {
         let db = ctx.data::<DatabaseConnection>()?;
         let client = clients::find(db, id).await.map_err(ApiError::from)?;
-        Ok(client.map(Client))
+        Ok(client.map(Client::new))
     }
 
     /// A client by e-mail address (case-insensitive); null when there is none.
@@ -34,7 +44,7 @@ impl QueryRoot {
         let client = clients::find_by_email(db, &email)
             .await
             .map_err(ApiError::from)?;
-        Ok(client.map(Client))
+        Ok(client.map(Client::new))
     }
 
     /// Clients in creation order, a page at a time. Page forward with `first`/`after` or
@@ -57,12 +67,32 @@ impl QueryRoot {
         let page = clients::page(db, direction, limit)
             .await
             .map_err(ApiError::from)?;
+        // When the query asks for the page's favorites, load them all with one statement now,
+        // rather than leave it to the DataLoader: its batch window is a timer, and a long list
+        // of nodes can miss it and split into several statements.
+        let mut favorites_by_client = if asks_for_favorites(ctx) {
+            let ids: Vec<Uuid> = page.items.iter().map(|client| client.id).collect();
+            Some(
+                favorites::for_clients(db, &ids)
+                    .await
+                    .map_err(ApiError::from)?,
+            )
+        } else {
+            None
+        };
         let edges: Vec<ClientEdge> = page
             .items
             .into_iter()
-            .map(|client| ClientEdge {
-                cursor: encode_client_cursor(client.id),
-                node: Client(client),
+            .map(|client| {
+                let cursor = encode_client_cursor(client.id);
+                let node = match favorites_by_client.as_mut() {
+                    Some(by_client) => {
+                        let list = by_client.remove(&client.id).unwrap_or_default();
+                        Client::with_favorites(client, list)
+                    }
+                    None => Client::new(client),
+                };
+                ClientEdge { cursor, node }
             })
             .collect();
         let cursors: Vec<String> = edges.iter().map(|edge| edge.cursor.clone()).collect();

@@ -41,8 +41,8 @@ async fn nested_favorites_cost_the_same_statements_for_1_10_and_60_clients() {
             eprintln!("{:?}: N = {n}: {statements} SQL statements", app.backend);
             counts.push(statements);
         }
-        assert_eq!(counts[0], counts[1], "{counts:?}");
-        assert_eq!(counts[1], counts[2], "{counts:?}");
+        assert_eq!(counts[0], counts[1], "{:?}: {counts:?}", app.backend);
+        assert_eq!(counts[1], counts[2], "{:?}: {counts:?}", app.backend);
         assert!(counts[0] <= 3, "one statement per level: {counts:?}");
         assert_eq!(
             app.catalog.requests().await,

@@ -14,33 +14,53 @@ use crate::graphql::pagination::{
 
 /// A client of the store and their list of favorite products.
 #[derive(Clone, Debug)]
-pub struct Client(pub clients::Client);
+pub struct Client {
+    row: clients::Client,
+    /// The favorites, when the parent resolver already loaded them for a whole page.
+    prefetched_favorites: Option<Vec<favorites::Favorite>>,
+}
+
+impl Client {
+    pub fn new(row: clients::Client) -> Self {
+        Self {
+            row,
+            prefetched_favorites: None,
+        }
+    }
+
+    pub fn with_favorites(row: clients::Client, favorites: Vec<favorites::Favorite>) -> Self {
+        Self {
+            row,
+            prefetched_favorites: Some(favorites),
+        }
+    }
+}
 
 #[Object]
 impl Client {
     /// Unique id (a UUIDv7: ids sort by creation time).
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.row.id
     }
 
     /// Display name, trimmed, 1 to 100 characters.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
 
     /// E-mail address, trimmed and lower-cased; unique among clients.
     async fn email(&self) -> &str {
-        &self.0.email
+        &self.row.email
     }
 
     /// When the client was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     /// When the client's name or e-mail last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 
     /// The client's favorite products, oldest first (by time added, then product id).
@@ -52,13 +72,16 @@ impl Client {
     ) -> async_graphql::Result<FavoriteConnection> {
         let limit = page_size(first, "first")?;
         let after = after.as_deref().map(decode_favorite_cursor).transpose()?;
-        let loaders = ctx.data::<RequestLoaders>()?;
-        let list = loaders
-            .favorites
-            .load_one(self.0.id)
-            .await
-            .map_err(ApiError::from)?
-            .unwrap_or_default();
+        let list = match &self.prefetched_favorites {
+            Some(list) => list.clone(),
+            None => ctx
+                .data::<RequestLoaders>()?
+                .favorites
+                .load_one(self.row.id)
+                .await
+                .map_err(ApiError::from)?
+                .unwrap_or_default(),
+        };
         Ok(favorite_page(list, after, limit))
     }
 }
