@@ -110,7 +110,13 @@ fn hash_password(cost: u32) -> Result<(), String> {
     if password.is_empty() {
         return Err("the password on standard input is empty".to_owned());
     }
-    let hash = bcrypt::hash(password, cost).map_err(|error| error.to_string())?;
+    // bcrypt reads at most 72 bytes; refusing more beats silently ignoring the rest.
+    let hash = bcrypt::non_truncating_hash(password, cost).map_err(|error| match error {
+        bcrypt::BcryptError::Truncation(_) => {
+            "bcrypt uses at most 72 bytes of a password; choose a shorter one".to_owned()
+        }
+        other => other.to_string(),
+    })?;
     println!("{hash}");
     Ok(())
 }

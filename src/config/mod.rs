@@ -284,7 +284,7 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
         figment::error::Kind::InvalidValue(_, expected) => {
             format!("has an invalid value: expected {expected}")
         }
-        other => other.to_string(),
+        other => format!("is invalid: {other}"),
     };
     let key = match &error.kind {
         figment::error::Kind::MissingField(field) => field.to_uppercase(),
