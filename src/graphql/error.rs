@@ -3,13 +3,14 @@
 //! go to the log instead of the response.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
+    NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
     ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::auth::AuthError;
 use crate::catalog::CatalogError;
@@ -162,21 +163,37 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// Gives a code to the errors async-graphql raises itself: parse failures, validation failures,
-/// and input values that do not fit their type. An error that reaches the caller without a code
-/// any other way is a bug: its text is logged and replaced.
+/// Puts every error into the shape the GraphQL spec and our callers expect:
+/// - async-graphql's own errors get a code: parse failures, validation failures, and input
+///   values that do not fit their type. An error that reaches the caller without a code any
+///   other way is a bug: its text is logged and replaced.
+/// - A failed nullable field is `null` in `data`, with its error in `errors`. async-graphql
+///   would leave the field out of `data` altogether, which typed clients read as a malformed
+///   answer.
 pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
+/// One per request (async-graphql creates extensions per request, batch items included).
+#[derive(Default)]
+struct ErrorCodesExtension {
+    errors_of_nulled_fields: Mutex<Vec<ServerError>>,
+}
+
 #[async_trait::async_trait]
-impl Extension for ErrorCodes {
+impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        response.errors.extend(
+            self.errors_of_nulled_fields
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .drain(..),
+        );
         for error in &mut response.errors {
             if !has_code(error) {
                 let code = classify_uncoded(error);
@@ -188,6 +205,25 @@ impl Extension for ErrorCodes {
             }
         }
         response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let nullable = !info.return_type.ends_with('!');
+        match next.run(ctx, info).await {
+            Err(error) if nullable => {
+                self.errors_of_nulled_fields
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .push(error);
+                Ok(Some(Value::Null))
+            }
+            result => result,
+        }
     }
 
     async fn parse_query(
