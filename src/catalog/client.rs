@@ -35,14 +35,9 @@ struct Inner {
     base_url: String,
     products: Mutex<LruTtlCache<i32, Product>>,
     whole_catalog: Mutex<LruTtlCache<(), Arc<Vec<Product>>>>,
-    flights: SingleFlight<Flight>,
+    product_flights: SingleFlight<i32, Result<Option<Product>, CatalogError>>,
+    catalog_flights: SingleFlight<(), Result<Arc<Vec<Product>>, CatalogError>>,
     upstream_calls: AtomicU64,
-}
-
-#[derive(Clone, Hash, PartialEq, Eq)]
-enum Flight {
-    Product(i32),
-    WholeCatalog,
 }
 
 impl Catalog {
@@ -52,14 +47,15 @@ impl Catalog {
             .timeout(settings.timeout)
             .user_agent(concat!("favorites-api/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(CatalogError::Transport)?;
+            .map_err(CatalogError::transport)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 base_url: settings.base_url.trim_end_matches('/').to_owned(),
                 products: Mutex::new(LruTtlCache::new(MAX_CACHED_PRODUCTS, settings.cache_ttl)),
                 whole_catalog: Mutex::new(LruTtlCache::new(1, settings.cache_ttl)),
-                flights: SingleFlight::new(),
+                product_flights: SingleFlight::new(),
+                catalog_flights: SingleFlight::new(),
                 upstream_calls: AtomicU64::new(0),
             }),
         })
@@ -79,14 +75,25 @@ impl Catalog {
         if let Some(product) = self.cached_product(id) {
             return Ok(Some(product));
         }
-        let _flight = self.inner.flights.enter(Flight::Product(id)).await;
+        self.inner
+            .product_flights
+            .run(id, || self.fetch_product(id))
+            .await
+    }
+
+    async fn fetch_product(&self, id: i32) -> Result<Option<Product>, CatalogError> {
+        // A flight that ended between our cache check and this one may have filled the cache.
         if let Some(product) = self.cached_product(id) {
             return Ok(Some(product));
         }
         let product: Option<Product> = self.get(&format!("/products/{id}")).await?;
-        // A product under another id is not the one we asked for.
-        let product = product.filter(|product| product.id == id);
         if let Some(product) = &product {
+            if product.id != id {
+                return Err(CatalogError::InvalidBody(format!(
+                    "asked for product {id}, got product {}",
+                    product.id
+                )));
+            }
             self.cache_products(std::slice::from_ref(product));
         }
         Ok(product)
@@ -132,11 +139,26 @@ impl Catalog {
         if let Some(all) = self.cached_catalog() {
             return Ok(all);
         }
-        let _flight = self.inner.flights.enter(Flight::WholeCatalog).await;
+        self.inner
+            .catalog_flights
+            .run((), || self.fetch_catalog())
+            .await
+    }
+
+    async fn fetch_catalog(&self) -> Result<Arc<Vec<Product>>, CatalogError> {
         if let Some(all) = self.cached_catalog() {
             return Ok(all);
         }
-        let products: Vec<Product> = self.get("/products").await?.unwrap_or_default();
+        // Unlike a single product, the list cannot be "not found": an empty answer is a fault,
+        // and caching it would hide every product for a whole TTL.
+        let products = match self.get::<Vec<Product>>("/products").await? {
+            Some(products) if !products.is_empty() => products,
+            _ => {
+                return Err(CatalogError::InvalidBody(
+                    "the product list is empty".to_owned(),
+                ));
+            }
+        };
         self.cache_products(&products);
         let all = Arc::new(products);
         self.lock_catalog().set((), Arc::clone(&all));
@@ -185,7 +207,7 @@ impl Catalog {
             .get(&url)
             .send()
             .await
-            .map_err(CatalogError::Transport)?;
+            .map_err(CatalogError::transport)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
@@ -193,13 +215,13 @@ impl Catalog {
         if !status.is_success() {
             return Err(CatalogError::Status(status.as_u16()));
         }
-        let body = response.bytes().await.map_err(CatalogError::Transport)?;
+        let body = response.bytes().await.map_err(CatalogError::transport)?;
         let trimmed = body.trim_ascii();
         if trimmed.is_empty() || trimmed == b"null" {
             return Ok(None);
         }
         serde_json::from_slice(trimmed)
             .map(Some)
-            .map_err(CatalogError::InvalidBody)
+            .map_err(|error| CatalogError::InvalidBody(error.to_string()))
     }
 }

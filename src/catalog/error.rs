@@ -1,11 +1,19 @@
+use std::sync::Arc;
+
 /// Why the catalog could not answer. Every variant means "upstream unavailable" to a caller; the
-/// detail is for the logs.
-#[derive(Debug, thiserror::Error)]
+/// detail is for the logs. Cheap to clone, so one failed call can answer all its waiters.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("catalog request failed: {0}")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[source] Arc<reqwest::Error>),
     #[error("catalog answered HTTP {0}")]
     Status(u16),
-    #[error("catalog answered a body that is not a product: {0}")]
-    InvalidBody(#[source] serde_json::Error),
+    #[error("catalog answered a body that is not what was asked for: {0}")]
+    InvalidBody(String),
+}
+
+impl CatalogError {
+    pub(crate) fn transport(error: reqwest::Error) -> Self {
+        Self::Transport(Arc::new(error))
+    }
 }

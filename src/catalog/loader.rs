@@ -1,7 +1,5 @@
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use async_graphql::dataloader::Loader;
+use std::collections::HashMap;
 
 use super::{Catalog, CatalogError, Product};
 
@@ -19,9 +17,9 @@ impl ProductLoader {
 
 impl Loader<i32> for ProductLoader {
     type Value = Product;
-    type Error = Arc<CatalogError>;
+    type Error = CatalogError;
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, Product>, Self::Error> {
-        self.catalog.products_by_ids(ids).await.map_err(Arc::new)
+        self.catalog.products_by_ids(ids).await
     }
 }

@@ -1,62 +1,49 @@
-//! Concurrent cache misses for the same key wait for one upstream call instead of each making
-//! their own. A caller takes the key's gate, checks the cache again, and only then fetches.
+//! Concurrent requests for the same key share one upstream call and its outcome, whatever it is:
+//! a product, "no such product", or an error. (Only successes are cached afterwards; sharing the
+//! other outcomes is what keeps a queue of waiters from calling a failing upstream one by one.)
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use tokio::sync::OnceCell;
 
-pub struct SingleFlight<K> {
-    gates: Mutex<HashMap<K, Arc<AsyncMutex<()>>>>,
+pub struct SingleFlight<K, V> {
+    flights: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
 }
 
-impl<K: Hash + Eq + Clone> SingleFlight<K> {
+impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     pub fn new() -> Self {
         Self {
-            gates: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Waits until no other caller holds `key`, then holds it until the guard is dropped.
-    pub async fn enter(&self, key: K) -> FlightGuard<'_, K> {
-        let gate = {
-            let mut gates = self
-                .gates
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            Arc::clone(gates.entry(key.clone()).or_default())
-        };
-        let guard = Arc::clone(&gate).lock_owned().await;
-        FlightGuard {
-            flights: self,
-            key,
-            gate,
-            guard: Some(guard),
+    /// Runs `fetch` unless a call for `key` is already under way, in which case its result is
+    /// awaited instead. If the caller running `fetch` goes away, a waiter takes over.
+    pub async fn run<F, Fut>(&self, key: K, fetch: F) -> V
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        let flight = Arc::clone(self.lock().entry(key.clone()).or_default());
+        let value = flight.get_or_init(fetch).await.clone();
+        // The flight is over: later callers start a new one (and usually hit the cache first).
+        let mut flights = self.lock();
+        if flights
+            .get(&key)
+            .is_some_and(|current| Arc::ptr_eq(current, &flight))
+        {
+            flights.remove(&key);
         }
+        value
     }
-}
 
-pub struct FlightGuard<'a, K: Hash + Eq + Clone> {
-    flights: &'a SingleFlight<K>,
-    key: K,
-    gate: Arc<AsyncMutex<()>>,
-    guard: Option<OwnedMutexGuard<()>>,
-}
-
-impl<K: Hash + Eq + Clone> Drop for FlightGuard<'_, K> {
-    fn drop(&mut self) {
-        self.guard.take();
-        let mut gates = self
-            .flights
-            .gates
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<OnceCell<V>>>> {
+        // Entries are inserted and removed whole, so a poisoned map is still consistent.
+        self.flights
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        // Two references (the map's and ours) mean nobody else waits: forget the gate so the
-        // map does not grow with every key ever seen.
-        if Arc::strong_count(&self.gate) == 2 {
-            gates.remove(&self.key);
-        }
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -67,23 +54,28 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test]
-    async fn concurrent_callers_run_one_at_a_time_and_the_map_empties() {
-        let flights = Arc::new(SingleFlight::<u32>::new());
-        let inside = Arc::new(AtomicU32::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..10 {
-            let flights = Arc::clone(&flights);
-            let inside = Arc::clone(&inside);
-            tasks.push(tokio::spawn(async move {
-                let _guard = flights.enter(7).await;
-                assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                inside.fetch_sub(1, Ordering::SeqCst);
-            }));
-        }
+    async fn concurrent_callers_share_one_call_and_its_error() {
+        let flights = Arc::new(SingleFlight::<u32, Result<u32, String>>::new());
+        let calls = Arc::new(AtomicU32::new(0));
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let flights = Arc::clone(&flights);
+                let calls = Arc::clone(&calls);
+                tokio::spawn(async move {
+                    flights
+                        .run(7, || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Err::<u32, _>("down".to_owned())
+                        })
+                        .await
+                })
+            })
+            .collect();
         for task in tasks {
-            task.await.unwrap();
+            assert_eq!(task.await.unwrap(), Err("down".to_owned()));
         }
-        assert!(flights.gates.lock().unwrap().is_empty());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(flights.lock().is_empty(), "finished flights are forgotten");
     }
 }

@@ -145,3 +145,67 @@ async fn concurrent_misses_make_one_upstream_call() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_misses_share_a_not_found_or_a_failure() {
+    each_backend(|app| async move {
+        let slow = Duration::from_millis(300);
+        app.catalog
+            .answer_path_with("/products/77", ResponseTemplate::new(200).set_delay(slow))
+            .await;
+        app.catalog
+            .answer_path_with("/products/15", ResponseTemplate::new(503).set_delay(slow))
+            .await;
+        for (id, expected) in [(77, None), (15, Some("UPSTREAM_UNAVAILABLE"))] {
+            let before = app.catalog.requests().await;
+            let tasks: Vec<_> = (0..10)
+                .map(|_| {
+                    let app = app.clone();
+                    tokio::spawn(async move { app.graphql(PRODUCT, json!({ "id": id })).await })
+                })
+                .collect();
+            for task in tasks {
+                let body = task.await.unwrap();
+                assert_eq!(
+                    error_codes(&body).first().map(String::as_str),
+                    expected,
+                    "{body}"
+                );
+                assert!(body["data"]["product"].is_null());
+            }
+            assert_eq!(app.catalog.requests().await - before, 1, "product {id}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_empty_catalog_is_a_fault_and_is_not_cached() {
+    each_backend(|app| async move {
+        app.catalog
+            .answer_everything_with(ResponseTemplate::new(200))
+            .await;
+        let body = app.graphql("{ products { id } }", json!({})).await;
+        assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body}");
+        app.catalog.recover().await;
+        let data = app.data("{ products { id } }", json!({})).await;
+        assert_eq!(data["products"].as_array().unwrap().len(), 20);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn another_product_than_the_one_asked_for_is_a_fault() {
+    each_backend(|app| async move {
+        let product_three = fixture_products()[2].to_string();
+        app.catalog
+            .answer_path_with(
+                "/products/4",
+                ResponseTemplate::new(200).set_body_raw(product_three, "application/json"),
+            )
+            .await;
+        let body = app.graphql(PRODUCT, json!({ "id": 4 })).await;
+        assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body}");
+    })
+    .await;
+}
