@@ -10,6 +10,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
     ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use crate::auth::AuthError;
@@ -138,12 +139,6 @@ impl From<CatalogError> for ApiError {
     }
 }
 
-impl From<Arc<CatalogError>> for ApiError {
-    fn from(error: Arc<CatalogError>) -> Self {
-        Self::from(error.as_ref())
-    }
-}
-
 impl From<InvalidInput> for ApiError {
     fn from(error: InvalidInput) -> Self {
         Self::BadUserInput(error.to_string())
@@ -155,7 +150,7 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::InvalidCredentials => Self::Unauthenticated("invalid username or password"),
             AuthError::InvalidToken(_) => Self::Unauthenticated("invalid or expired token"),
-            AuthError::Signing(_) | AuthError::Hashing(_) => {
+            AuthError::Signing(_) | AuthError::Hashing(_) | AuthError::Lifetime => {
                 tracing::error!(error = %error, "authentication failed internally");
                 Self::Internal
             }
@@ -167,8 +162,9 @@ impl From<AuthError> for ApiError {
 /// - async-graphql's own errors get a code: parse failures, validation failures, and input
 ///   values that do not fit their type. An error that reaches the caller without a code any
 ///   other way is a bug: its text is logged and replaced.
-/// - A failed nullable field is `null` in `data`, with its error in `errors`. async-graphql
-///   would leave the field out of `data` altogether, which typed clients read as a malformed
+/// - A failed field is `null` in `data`, and a `null` in a non-null field makes its nearest
+///   nullable parent `null` (or all of `data`), with the error in `errors`. async-graphql 7
+///   instead leaves a failed field out of its object, which typed clients read as a malformed
 ///   answer.
 pub struct ErrorCodes;
 
@@ -181,19 +177,43 @@ impl ExtensionFactory for ErrorCodes {
 /// One per request (async-graphql creates extensions per request, batch items included).
 #[derive(Default)]
 struct ErrorCodesExtension {
+    /// Errors of nullable fields that we turned into `null`: async-graphql no longer sees them.
     errors_of_nulled_fields: Mutex<Vec<ServerError>>,
+    /// Paths of fields whose value must be discarded because a non-null field inside failed.
+    /// The empty path stands for the whole of `data`.
+    failed_fields: Mutex<HashSet<Vec<String>>>,
+}
+
+impl ErrorCodesExtension {
+    /// Marks the field that encloses `path` as failed: the field itself is gone, and so is any
+    /// list item around it (our lists hold non-null items).
+    fn fail_enclosing_field(&self, mut path: Vec<String>) {
+        path.pop();
+        while path
+            .last()
+            .is_some_and(|segment| segment.parse::<usize>().is_ok())
+        {
+            path.pop();
+        }
+        lock(&self.failed_fields).insert(path);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every update is a single push or insert, so a poisoned lock still guards whole data.
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        response.errors.extend(
-            self.errors_of_nulled_fields
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .drain(..),
-        );
+        if lock(&self.failed_fields).contains(&Vec::new()) {
+            response.data = Value::Null;
+        }
+        response
+            .errors
+            .extend(lock(&self.errors_of_nulled_fields).drain(..));
         for error in &mut response.errors {
             if !has_code(error) {
                 let code = classify_uncoded(error);
@@ -214,15 +234,26 @@ impl Extension for ErrorCodesExtension {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let nullable = !info.return_type.ends_with('!');
-        match next.run(ctx, info).await {
+        let path = info.path_node.to_string_vec();
+        let result = next.run(ctx, info).await;
+        let child_failed = lock(&self.failed_fields).remove(&path);
+        match result {
             Err(error) if nullable => {
-                self.errors_of_nulled_fields
-                    .lock()
-                    .unwrap_or_else(|poison| poison.into_inner())
-                    .push(error);
+                lock(&self.errors_of_nulled_fields).push(error);
                 Ok(Some(Value::Null))
             }
-            result => result,
+            Err(error) => {
+                // async-graphql records the error and drops the field; its parent must go too.
+                self.fail_enclosing_field(path);
+                Err(error)
+            }
+            Ok(_) if child_failed && nullable => Ok(Some(Value::Null)),
+            Ok(value) => {
+                if child_failed {
+                    self.fail_enclosing_field(path);
+                }
+                Ok(value)
+            }
         }
     }
 

@@ -91,3 +91,53 @@ async fn graphiql_is_served_on_get() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_failed_non_null_field_nulls_its_nearest_nullable_parent() {
+    each_backend(|app| async move {
+        let id = app.create_client("Ana", "ana@example.com").await;
+        // `favorites` is non-null, so its failure takes the nullable `client` with it.
+        let body = app
+            .graphql(
+                "query($id: UUID!) { client(id: $id) { id favorites(first: 0) { totalCount } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert_eq!(body["data"], json!({ "client": null }), "{body}");
+
+        // Through a list of non-null clients up to the non-null root field: no data at all.
+        let body = app
+            .graphql("{ clients { nodes { id favorites(first: 0) { totalCount } } } }", json!({}))
+            .await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert!(body["data"].is_null(), "{body}");
+
+        // A nullable root field that fails is null, and its sibling still answers.
+        let body = app
+            .graphql(
+                "query($id: UUID!) { bad: clientByEmail(email: \"nope\") { id } good: client(id: $id) { name } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert_eq!(body["data"], json!({ "bad": null, "good": { "name": "Ana" } }), "{body}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn without_a_token_a_non_null_root_field_takes_data_with_it() {
+    each_backend(|app| async move {
+        let body = app
+            .graphql_as(
+                None,
+                "{ client(id: \"01890000-0000-7000-8000-000000000000\") { id } clients { totalCount } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED", "UNAUTHENTICATED"], "{body}");
+        assert!(body["data"].is_null(), "{body}");
+    })
+    .await;
+}
