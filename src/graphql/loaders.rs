@@ -10,7 +10,23 @@ use uuid::Uuid;
 
 use crate::catalog::{Catalog, ProductLoader};
 use crate::db::RepoError;
+use crate::db::repositories::clients;
 use crate::db::repositories::favorites::{self, Favorite};
+
+/// Loads many clients by id with one `WHERE id IN (...)`: several `client(id:)` fields in one
+/// document cost one statement, and their favorites then load together too.
+pub struct ClientLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for ClientLoader {
+    type Value = clients::Client;
+    type Error = Arc<RepoError>;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, clients::Client>, Self::Error> {
+        clients::find_many(&self.db, ids).await.map_err(Arc::new)
+    }
+}
 
 /// Loads the favorites of many clients with one `WHERE client_id IN (...)`.
 pub struct FavoritesLoader {
@@ -33,6 +49,7 @@ impl Loader<Uuid> for FavoritesLoader {
 /// Cloning shares the loaders: every operation of a batch request batches together.
 #[derive(Clone)]
 pub struct RequestLoaders {
+    pub clients: Arc<DataLoader<ClientLoader>>,
     pub favorites: Arc<DataLoader<FavoritesLoader>>,
     pub products: Arc<DataLoader<ProductLoader>>,
 }
@@ -40,6 +57,10 @@ pub struct RequestLoaders {
 impl RequestLoaders {
     pub fn new(db: DatabaseConnection, catalog: Catalog) -> Self {
         Self {
+            clients: Arc::new(DataLoader::new(
+                ClientLoader { db: db.clone() },
+                tokio::spawn,
+            )),
             favorites: Arc::new(DataLoader::new(FavoritesLoader { db }, tokio::spawn)),
             products: Arc::new(DataLoader::new(ProductLoader::new(catalog), tokio::spawn)),
         }

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::guards::AdminGuard;
+use super::loaders::RequestLoaders;
 use super::pagination::{decode_client_cursor, encode_client_cursor, page_request};
 use super::types::{Client, ClientConnection, ClientEdge, PageInfo, Product};
 use crate::catalog::Catalog;
@@ -27,8 +28,12 @@ impl QueryRoot {
     /// A client by id; null when there is none.
     #[graphql(guard = "AdminGuard")]
     async fn client(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Client>> {
-        let db = ctx.data::<DatabaseConnection>()?;
-        let client = clients::find(db, id).await.map_err(ApiError::from)?;
+        let client = ctx
+            .data::<RequestLoaders>()?
+            .clients
+            .load_one(id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(client.map(Client::new))
     }
 

@@ -88,3 +88,30 @@ async fn fifty_concurrent_cold_requests_share_upstream_calls() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn single_clients_batch_their_favorites_through_the_dataloader() {
+    each_backend(|app| async move {
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let id = app.create_client(&format!("C{i}"), &format!("c{i}@example.com")).await;
+            app.add_favorite(&id, i + 1).await;
+            ids.push(id);
+        }
+        let query = format!(
+            "{{ {} }}",
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| format!("c{i}: client(id: \"{id}\") {{ favorites {{ nodes {{ product {{ title }} }} }} }}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let before = app.statements.get();
+        let data = app.data(&query, json!({})).await;
+        let statements = app.statements.get() - before;
+        assert!(data["c4"]["favorites"]["nodes"][0]["product"]["title"].is_string());
+        eprintln!("{:?}: 5 aliased clients: {statements} SQL statements", app.backend);
+        assert_eq!(statements, 2, "one statement for the clients, one for their favorites");
+    })
+    .await;
+}

@@ -1,5 +1,7 @@
 //! The `clients` table.
 
+use std::collections::HashMap;
+
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -32,6 +34,18 @@ pub async fn create(
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Client>, RepoError> {
     Ok(client::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The clients among `ids` that exist, with one statement.
+pub async fn find_many(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Client>, RepoError> {
+    let rows = client::Entity::find()
+        .filter(client::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
 pub async fn find_by_email(
