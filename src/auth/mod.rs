@@ -22,6 +22,8 @@ pub enum AuthError {
     InvalidToken(#[source] jsonwebtoken::errors::Error),
     #[error("token signing failed")]
     Signing(#[source] jsonwebtoken::errors::Error),
+    #[error("token lifetime out of range")]
+    Lifetime,
     #[error("password check did not complete")]
     Hashing(String),
 }
@@ -99,8 +101,11 @@ impl Authenticator {
 
     fn issue(&self) -> Result<AccessToken, AuthError> {
         let issued_at = Utc::now();
-        let expires_at = issued_at
-            + chrono::Duration::from_std(self.token_lifetime).unwrap_or(chrono::Duration::MAX);
+        // The configuration caps the lifetime at a year; this guards the arithmetic anyway.
+        let expires_at = chrono::Duration::from_std(self.token_lifetime)
+            .ok()
+            .and_then(|lifetime| issued_at.checked_add_signed(lifetime))
+            .ok_or(AuthError::Lifetime)?;
         let claims = Claims {
             sub: self.username.clone(),
             iat: issued_at.timestamp(),

@@ -34,6 +34,9 @@ pub const KEYS: &[&str] = &[
     "RUN_MIGRATIONS",
 ];
 
+/// Longest token lifetime we accept: a year.
+pub const MAX_TOKEN_EXPIRE_MINUTES: u64 = 365 * 24 * 60;
+
 /// Shortest HS256 key we accept: RFC 7518 asks for a key at least as long as the hash output.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
@@ -148,10 +151,10 @@ impl Settings {
         if self.master_username.trim().is_empty() {
             return Err(ConfigError::invalid("MASTER_USERNAME", "must not be empty"));
         }
-        if self.master_token_expire_minutes == 0 {
+        if !(1..=MAX_TOKEN_EXPIRE_MINUTES).contains(&self.master_token_expire_minutes) {
             return Err(ConfigError::invalid(
                 "MASTER_TOKEN_EXPIRE_MINUTES",
-                "must be at least 1",
+                format!("must be between 1 and {MAX_TOKEN_EXPIRE_MINUTES} (one year)"),
             ));
         }
         if self.database_max_connections == 0 {
@@ -278,8 +281,9 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
         .unwrap_or_else(|| "(file)".to_owned());
     let problem = match &error.kind {
         figment::error::Kind::MissingField(_) => "is required but not set".to_owned(),
-        figment::error::Kind::InvalidType(actual, expected) => {
-            format!("has the wrong type: found {actual}, expected {expected}")
+        // What was found is left out: the key may hold a secret.
+        figment::error::Kind::InvalidType(_, expected) => {
+            format!("has the wrong type: expected {expected}")
         }
         figment::error::Kind::InvalidValue(_, expected) => {
             format!("has an invalid value: expected {expected}")
@@ -347,6 +351,40 @@ mod tests {
         assert!(
             err.to_string().contains("PRODUCT_CACHE_TTL_SECONDS"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn absurd_token_lifetime_is_refused() {
+        let err = load(&[
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("MASTER_PASSWORD_HASH", HASH),
+            ("MASTER_TOKEN_EXPIRE_MINUTES", "1000000000000"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("MASTER_TOKEN_EXPIRE_MINUTES"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrongly_typed_secret_is_not_echoed() {
+        let dir = std::env::temp_dir().join(format!("favorites-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml = dir.join("favorites.toml");
+        std::fs::write(&toml, "secret_key = 987654321987654321\n").unwrap();
+        let err = Settings::load_from(
+            &toml,
+            Path::new("/nonexistent/.env"),
+            env(&[("MASTER_PASSWORD_HASH", HASH)]),
+        )
+        .unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.to_string().contains("SECRET_KEY"), "{err}");
+        assert!(
+            !err.to_string().contains("987654321"),
+            "secret leaked: {err}"
         );
     }
 

@@ -10,7 +10,8 @@ use crate::graphql::error::code;
 use crate::graphql::guards::Caller;
 use crate::graphql::loaders::RequestLoaders;
 
-/// GraphiQL, with the `Authorization` header laid out ready for the token from `issueToken`.
+/// GraphiQL. Get a token with `issueToken`, then set `Authorization: Bearer ...` in the
+/// Headers tab.
 pub async fn graphiql() -> Html<String> {
     Html(
         GraphiQLSource::build()

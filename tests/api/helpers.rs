@@ -2,6 +2,7 @@
 //! PostgreSQL schema when `TEST_DATABASE_URL` is set), against a fake catalog on loopback.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use favorites_api::config::Settings;
 use favorites_api::db::StatementCounter;
 use favorites_api::db::entities::{client_favorite_product, product_ref};
 use favorites_api::http::Application;
+use futures::FutureExt;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::{Value, json};
@@ -76,8 +78,12 @@ where
 {
     for backend in backends() {
         let (app, database) = TestApp::spawn(&backend, &options).await;
-        test(app).await;
+        // Clean up even when the test fails, then report the failure.
+        let outcome = AssertUnwindSafe(test(app)).catch_unwind().await;
         database.drop().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
@@ -292,7 +298,12 @@ impl TestApp {
     }
 }
 
+/// Checks a response, or each response of a batch.
 pub fn assert_every_error_has_a_code(body: &Value) {
+    if let Some(responses) = body.as_array() {
+        responses.iter().for_each(assert_every_error_has_a_code);
+        return;
+    }
     if let Some(errors) = body.get("errors").and_then(Value::as_array) {
         for error in errors {
             assert!(

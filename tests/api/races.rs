@@ -1,4 +1,7 @@
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::sync::Barrier;
 
 use serde_json::json;
 
@@ -115,40 +118,53 @@ async fn concurrent_adds_and_removes_keep_products_ref_exact() {
 async fn deleting_a_client_while_others_add_keeps_products_ref_exact() {
     each_backend(|app| async move {
         app.data("{ products { id } }", json!({})).await;
-        let doomed = app.create_client("Doomed", "doomed@example.com").await;
         let other = app.create_client("Other", "other@example.com").await;
-        for product in 1..=5 {
-            app.add_favorite(&doomed, product).await;
-        }
-        let mut tasks = Vec::new();
-        for product in 1..=5 {
-            for client in [doomed.clone(), other.clone()] {
-                let app = app.clone();
-                tasks.push(tokio::spawn(async move {
-                    app.add_favorite(&client, product).await
-                }));
+        for round in 0..5 {
+            let doomed = app
+                .create_client("Doomed", &format!("doomed{round}@example.com"))
+                .await;
+            for product in 1..=5 {
+                app.add_favorite(&doomed, product).await;
             }
+            // Everyone starts at once: adds to both lists and the deletion race each other.
+            let start = Arc::new(Barrier::new(11));
+            let mut tasks = Vec::new();
+            for product in 1..=5 {
+                for client in [doomed.clone(), other.clone()] {
+                    let (app, start) = (app.clone(), Arc::clone(&start));
+                    tasks.push(tokio::spawn(async move {
+                        start.wait().await;
+                        app.add_favorite(&client, product + round).await
+                    }));
+                }
+            }
+            let (app_delete, start_delete, doomed_id) =
+                (app.clone(), Arc::clone(&start), doomed.clone());
+            let delete = tokio::spawn(async move {
+                start_delete.wait().await;
+                app_delete
+                    .graphql(
+                        "mutation($id: UUID!) { deleteClient(id: $id) }",
+                        json!({ "id": doomed_id }),
+                    )
+                    .await
+            });
+            for task in tasks {
+                let body = task.await.unwrap();
+                let codes = error_codes(&body);
+                assert!(codes.is_empty() || codes == ["NOT_FOUND"], "{body}");
+            }
+            let deleted = delete.await.unwrap();
+            assert!(deleted.get("errors").is_none(), "{deleted}");
+            assert_products_ref_consistent(&app).await;
+            let doomed_uuid = uuid::Uuid::parse_str(&doomed).unwrap();
+            assert!(
+                app.favorite_rows()
+                    .await
+                    .iter()
+                    .all(|(client, _)| *client != doomed_uuid)
+            );
         }
-        let app_delete = app.clone();
-        let doomed_id = doomed.clone();
-        let delete = tokio::spawn(async move {
-            app_delete
-                .graphql(
-                    "mutation($id: UUID!) { deleteClient(id: $id) }",
-                    json!({ "id": doomed_id }),
-                )
-                .await
-        });
-        for task in tasks {
-            let body = task.await.unwrap();
-            let codes = error_codes(&body);
-            assert!(codes.is_empty() || codes == ["NOT_FOUND"], "{body}");
-        }
-        let deleted = delete.await.unwrap();
-        assert!(deleted.get("errors").is_none(), "{deleted}");
-        assert_products_ref_consistent(&app).await;
-        let left: Vec<_> = app.favorite_rows().await;
-        assert_eq!(left.len(), 5, "only Other's list is left: {left:?}");
     })
     .await;
 }
