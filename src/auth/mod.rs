@@ -1,12 +1,17 @@
 //! The admin's credentials and bearer tokens: bcrypt verification off the async threads, and
 //! HS256 JWTs with `sub`, `iat`, `exp`, `iss` and `aud`, all of them checked on the way in.
 
+mod throttle;
+
+use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+
+pub use throttle::LoginThrottle;
 
 pub const ISSUER: &str = "favorites-api";
 pub const AUDIENCE: &str = "favorites-api";
@@ -18,6 +23,8 @@ pub enum AuthError {
     /// One answer for an unknown user and a wrong password, so neither can be probed.
     #[error("invalid username or password")]
     InvalidCredentials,
+    #[error("too many failed logins, retry in {} s", retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
     #[error("invalid or expired token")]
     InvalidToken(#[source] jsonwebtoken::errors::Error),
     #[error("token signing failed")]
@@ -57,6 +64,7 @@ pub struct Authenticator {
     decoding_key: DecodingKey,
     validation: Validation,
     token_lifetime: Duration,
+    throttle: LoginThrottle,
 }
 
 impl Authenticator {
@@ -65,6 +73,7 @@ impl Authenticator {
         password_hash: SecretString,
         secret_key: &SecretString,
         token_lifetime: Duration,
+        throttle: LoginThrottle,
     ) -> Self {
         let secret = secret_key.expose_secret().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
@@ -79,12 +88,32 @@ impl Authenticator {
             decoding_key: DecodingKey::from_secret(secret),
             validation,
             token_lifetime,
+            throttle,
         }
     }
 
     /// Checks the credentials (bcrypt runs on the blocking pool: ~200 ms of CPU at cost 12)
-    /// and issues a token.
-    pub async fn login(&self, username: &str, password: &str) -> Result<AccessToken, AuthError> {
+    /// and issues a token. Too many failures from `client` refuse it without checking.
+    pub async fn login(
+        &self,
+        client: IpAddr,
+        username: &str,
+        password: &str,
+    ) -> Result<AccessToken, AuthError> {
+        let attempt = self
+            .throttle
+            .begin(client)
+            .map_err(|retry_after| AuthError::RateLimited { retry_after })?;
+        let token = self.check_credentials(username, password).await?;
+        attempt.succeeded();
+        Ok(token)
+    }
+
+    async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<AccessToken, AuthError> {
         let hash = self.password_hash.expose_secret().to_owned();
         let password = password.to_owned();
         // The hash is checked even for an unknown user, so both take the same time.
@@ -147,6 +176,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn authenticator(lifetime: Duration) -> Authenticator {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
         Authenticator::new(
@@ -154,33 +185,35 @@ mod tests {
             hash.into(),
             &"k".repeat(32).into(),
             lifetime,
+            LoginThrottle::new(10),
         )
     }
 
     #[tokio::test]
     async fn issued_tokens_verify() {
         let auth = authenticator(Duration::from_secs(60));
-        let token = auth.login("admin", "s3cret").await.unwrap();
+        let token = auth.login(LOCALHOST, "admin", "s3cret").await.unwrap();
         assert_eq!(auth.verify(&token.token).unwrap().username, "admin");
     }
 
     #[tokio::test]
     async fn wrong_user_and_wrong_password_look_the_same() {
         let auth = authenticator(Duration::from_secs(60));
-        let wrong_user = auth.login("root", "s3cret").await.unwrap_err();
-        let wrong_password = auth.login("admin", "nope").await.unwrap_err();
+        let wrong_user = auth.login(LOCALHOST, "root", "s3cret").await.unwrap_err();
+        let wrong_password = auth.login(LOCALHOST, "admin", "nope").await.unwrap_err();
         assert_eq!(wrong_user.to_string(), wrong_password.to_string());
     }
 
     #[tokio::test]
     async fn another_key_is_refused() {
         let auth = authenticator(Duration::from_secs(60));
-        let token = auth.login("admin", "s3cret").await.unwrap();
+        let token = auth.login(LOCALHOST, "admin", "s3cret").await.unwrap();
         let other = Authenticator::new(
             "admin".into(),
             bcrypt::hash("x", 4).unwrap().into(),
             &"z".repeat(32).into(),
             Duration::from_secs(60),
+            LoginThrottle::new(10),
         );
         assert!(other.verify(&token.token).is_err());
     }

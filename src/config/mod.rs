@@ -32,6 +32,13 @@ pub const KEYS: &[&str] = &[
     "PRODUCT_CACHE_TTL_SECONDS",
     "UPSTREAM_TIMEOUT_MS",
     "RUN_MIGRATIONS",
+    "PRODUCT_STALE_SECONDS",
+    "REQUEST_TIMEOUT_MS",
+    "MAX_BODY_BYTES",
+    "MAX_BATCH_SIZE",
+    "INTROSPECTION_ENABLED",
+    "TRUST_PROXY",
+    "LOGIN_MAX_FAILURES_PER_MINUTE",
 ];
 
 /// Longest token lifetime we accept: a year.
@@ -57,6 +64,15 @@ pub struct Settings {
     pub product_cache_ttl_seconds: u64,
     pub upstream_timeout_ms: u64,
     pub run_migrations: bool,
+    /// How long past its TTL a product may still be served while the catalog is failing.
+    pub product_stale_seconds: u64,
+    pub request_timeout_ms: u64,
+    pub max_body_bytes: usize,
+    pub max_batch_size: usize,
+    pub introspection_enabled: bool,
+    /// Whether to take the client address from `X-Forwarded-For` (only behind a proxy).
+    pub trust_proxy: bool,
+    pub login_max_failures_per_minute: u32,
 }
 
 /// Defaults for every key that has one; `SECRET_KEY` and `MASTER_PASSWORD_HASH` have none.
@@ -72,6 +88,13 @@ struct Defaults {
     product_cache_ttl_seconds: u64,
     upstream_timeout_ms: u64,
     run_migrations: bool,
+    product_stale_seconds: u64,
+    request_timeout_ms: u64,
+    max_body_bytes: usize,
+    max_batch_size: usize,
+    introspection_enabled: bool,
+    trust_proxy: bool,
+    login_max_failures_per_minute: u32,
 }
 
 impl Default for Defaults {
@@ -87,6 +110,13 @@ impl Default for Defaults {
             product_cache_ttl_seconds: 3_600,
             upstream_timeout_ms: 2_000,
             run_migrations: true,
+            product_stale_seconds: 86_400,
+            request_timeout_ms: 10_000,
+            max_body_bytes: 1024 * 1024,
+            max_batch_size: 10,
+            introspection_enabled: true,
+            trust_proxy: false,
+            login_max_failures_per_minute: 10,
         }
     }
 }
@@ -163,11 +193,19 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        if self.upstream_timeout_ms == 0 {
-            return Err(ConfigError::invalid(
-                "UPSTREAM_TIMEOUT_MS",
-                "must be at least 1",
-            ));
+        for (key, value) in [
+            ("UPSTREAM_TIMEOUT_MS", self.upstream_timeout_ms),
+            ("REQUEST_TIMEOUT_MS", self.request_timeout_ms),
+            ("MAX_BODY_BYTES", self.max_body_bytes as u64),
+            ("MAX_BATCH_SIZE", self.max_batch_size as u64),
+            (
+                "LOGIN_MAX_FAILURES_PER_MINUTE",
+                u64::from(self.login_max_failures_per_minute),
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
         }
         match reqwest::Url::parse(&self.fakestoreapi_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {}
@@ -211,6 +249,14 @@ impl Settings {
 
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_millis(self.upstream_timeout_ms)
+    }
+
+    pub fn product_stale_for(&self) -> Duration {
+        Duration::from_secs(self.product_stale_seconds)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
 
     pub fn database_acquire_timeout(&self) -> Duration {

@@ -28,6 +28,7 @@ pub mod code {
     pub const PRODUCT_NOT_FOUND: &str = "PRODUCT_NOT_FOUND";
     pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
     pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
     pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
@@ -45,6 +46,7 @@ pub enum ApiError {
     ProductNotFound(i32),
     UpstreamUnavailable,
     DatabaseUnavailable,
+    RateLimited { retry_after_seconds: u64 },
     Internal,
 }
 
@@ -58,6 +60,7 @@ impl ApiError {
             Self::ProductNotFound(_) => code::PRODUCT_NOT_FOUND,
             Self::UpstreamUnavailable => code::UPSTREAM_UNAVAILABLE,
             Self::DatabaseUnavailable => code::DATABASE_UNAVAILABLE,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Internal => code::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +75,9 @@ impl ApiError {
                 "the product catalog is unavailable, try again later".to_owned()
             }
             Self::DatabaseUnavailable => "the database is unavailable, try again later".to_owned(),
+            Self::RateLimited {
+                retry_after_seconds,
+            } => format!("too many failed logins, retry in {retry_after_seconds} s"),
             Self::Internal => "internal server error".to_owned(),
         }
     }
@@ -85,8 +91,12 @@ impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", error.code());
-        if let ApiError::ProductNotFound(id) = error {
-            extensions.set("productId", id);
+        match error {
+            ApiError::ProductNotFound(id) => extensions.set("productId", id),
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => extensions.set("retryAfterSeconds", retry_after_seconds),
+            _ => {}
         }
         async_graphql::Error {
             message: error.message(),
@@ -150,12 +160,20 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::InvalidCredentials => Self::Unauthenticated("invalid username or password"),
             AuthError::InvalidToken(_) => Self::Unauthenticated("invalid or expired token"),
+            AuthError::RateLimited { retry_after } => Self::RateLimited {
+                retry_after_seconds: retry_after_seconds(retry_after),
+            },
             AuthError::Signing(_) | AuthError::Hashing(_) | AuthError::Lifetime => {
                 tracing::error!(error = %error, "authentication failed internally");
                 Self::Internal
             }
         }
     }
+}
+
+/// Whole seconds, rounded up: "retry in 0 s" would invite an immediate retry that fails.
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// Puts every error into the shape the GraphQL spec and our callers expect:

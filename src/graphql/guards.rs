@@ -6,6 +6,11 @@ use async_graphql::{Context, Guard};
 use super::error::ApiError;
 use crate::auth::Admin;
 
+/// The address a request came from (the socket peer, or `X-Forwarded-For` behind a trusted
+/// proxy); login throttling counts by it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
 #[derive(Clone, Debug)]
 pub enum Caller {
     Anonymous,

@@ -19,18 +19,42 @@ pub use query::QueryRoot;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
+/// Limits checked before any resolver runs (async-graphql limits nothing by default). Sized so
+/// that the standard introspection query (GraphiQL, graphql-codegen) and the deepest query in the
+/// README pass; `tests/api/limits.rs` holds both sides of each line.
+pub mod limits {
+    /// The introspection query nests 13 deep (its `TypeRef` fragment), the README's deepest 7.
+    pub const MAX_DEPTH: usize = 16;
+    /// A list field counts as many times as it may hold items (`first`, default 20), so a page
+    /// of 100 clients with their favorites and product details passes while 100 aliased
+    /// `clients(first: 100)` do not.
+    pub const MAX_COMPLEXITY: usize = 12_000;
+    pub const MAX_DIRECTIVES_PER_FIELD: usize = 8;
+    /// How deep the parser may recurse (nested lists and objects in values included).
+    pub const MAX_RECURSIVE_DEPTH: usize = 32;
+}
+
+/// Switches an operator may turn.
+#[derive(Clone, Copy, Debug)]
+pub struct SchemaOptions {
+    /// Introspection serves GraphiQL and SDK generators. Without it, field suggestions ("Did
+    /// you mean ...") are off too, since they would reveal the schema all the same.
+    pub introspection: bool,
+}
+
 /// The schema with its process-wide data. Per-request data (the caller, the DataLoaders) is
 /// added by the HTTP handler.
 pub fn build_schema(
     db: DatabaseConnection,
     catalog: Catalog,
     authenticator: Authenticator,
+    options: SchemaOptions,
 ) -> AppSchema {
-    schema_builder()
-        .data(db)
-        .data(catalog)
-        .data(authenticator)
-        .finish()
+    let mut builder = schema_builder().data(db).data(catalog).data(authenticator);
+    if !options.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema without data: enough to print the SDL.
@@ -39,5 +63,16 @@ pub fn sdl() -> String {
 }
 
 fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).extension(error::ErrorCodes)
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .extension(error::ErrorCodes)
+        .limit_depth(limits::MAX_DEPTH)
+        .limit_complexity(limits::MAX_COMPLEXITY)
+        .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)
+        .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
+}
+
+/// How many items a list argument may make a field resolve, for the complexity limit.
+pub(crate) fn list_weight(size: Option<i32>) -> usize {
+    size.unwrap_or(pagination::DEFAULT_PAGE_SIZE as i32)
+        .clamp(1, pagination::MAX_PAGE_SIZE) as usize
 }

@@ -3,7 +3,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::guards::AdminGuard;
+use super::guards::{AdminGuard, ClientAddress};
 use super::types::{AccessToken, Client, CreateClientInput, UpdateClientInput};
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
@@ -23,8 +23,9 @@ impl MutationRoot {
         password: String,
     ) -> async_graphql::Result<AccessToken> {
         let authenticator = ctx.data::<Authenticator>()?;
+        let ClientAddress(client) = *ctx.data::<ClientAddress>()?;
         let token = authenticator
-            .login(&username, &password)
+            .login(client, &username, &password)
             .await
             .map_err(ApiError::from)?;
         Ok(token.into())

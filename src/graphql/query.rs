@@ -54,7 +54,10 @@ impl QueryRoot {
 
     /// Clients in creation order, a page at a time. Page forward with `first`/`after` or
     /// backward with `last`/`before`; sizes are 1 to 100 (default 20).
-    #[graphql(guard = "AdminGuard")]
+    #[graphql(
+        guard = "AdminGuard",
+        complexity = "1 + super::list_weight(first.or(last)) * child_complexity"
+    )]
     async fn clients(
         &self,
         ctx: &Context<'_>,
@@ -116,7 +119,7 @@ impl QueryRoot {
     }
 
     /// The whole catalog.
-    #[graphql(guard = "AdminGuard")]
+    #[graphql(guard = "AdminGuard", complexity = "1 + 20 * child_complexity")]
     async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
         let catalog = ctx.data::<Catalog>()?;
         let products = catalog.all_products().await.map_err(ApiError::from)?;

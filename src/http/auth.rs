@@ -1,15 +1,19 @@
 //! The seed's REST door for tokens, kept so existing scripts keep working.
 
 use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use super::client_address::client_address;
 use crate::auth::AuthError;
+use crate::graphql::error::retry_after_seconds;
 
 #[derive(Deserialize)]
 pub struct Credentials {
@@ -19,6 +23,8 @@ pub struct Credentials {
 
 pub async fn master_token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     credentials: Result<Json<Credentials>, JsonRejection>,
 ) -> Response {
     let Json(credentials) = match credentials {
@@ -34,9 +40,10 @@ pub async fn master_token(
             );
         }
     };
+    let client = client_address(peer, &headers, state.limits.trust_proxy);
     match state
         .authenticator
-        .login(&credentials.username, &credentials.password)
+        .login(client, &credentials.username, &credentials.password)
         .await
     {
         Ok(token) => Json(json!({
@@ -54,6 +61,18 @@ pub async fn master_token(
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Err(AuthError::RateLimited { retry_after }) => {
+            let seconds = retry_after_seconds(retry_after);
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                &format!("too many failed logins, retry in {seconds} s"),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             response
         }
         Err(other) => {

@@ -1,13 +1,18 @@
+use std::net::SocketAddr;
+
+use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
+use super::client_address::client_address;
+use super::middleware::error_response;
 use crate::graphql::error::code;
-use crate::graphql::guards::Caller;
+use crate::graphql::guards::{Caller, ClientAddress};
 use crate::graphql::loaders::RequestLoaders;
 
 /// GraphiQL. Get a token with `issueToken`, then set `Authorization: Bearer ...` in the
@@ -23,6 +28,7 @@ pub async fn graphiql() -> Html<String> {
 
 pub async fn graphql_handler(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> Response {
@@ -30,9 +36,23 @@ pub async fn graphql_handler(
         Ok(request) => request.into_inner(),
         Err(rejection) => return bad_request(&rejection),
     };
+    if let BatchRequest::Batch(operations) = &request
+        && operations.len() > state.limits.max_batch_size
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BATCH_TOO_LARGE",
+            &format!(
+                "a batch may hold at most {} operations, this one has {}",
+                state.limits.max_batch_size,
+                operations.len()
+            ),
+        );
+    }
     let caller = caller(&headers, &state);
+    let address = ClientAddress(client_address(peer, &headers, state.limits.trust_proxy));
     let loaders = RequestLoaders::new(state.db.clone(), state.catalog.clone());
-    let request = request.data(caller).data(loaders);
+    let request = request.data(caller).data(address).data(loaders);
     GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
 }
 
@@ -56,11 +76,9 @@ fn caller(headers: &HeaderMap, state: &AppState) -> Caller {
 /// A body that is not a GraphQL request at all (not JSON, no `query`...): still a GraphQL-shaped
 /// answer with a code.
 fn bad_request(rejection: &GraphQLRejection) -> Response {
-    let body = serde_json::json!({
-        "errors": [{
-            "message": format!("invalid GraphQL request: {}", rejection.0),
-            "extensions": { "code": code::BAD_REQUEST },
-        }]
-    });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    error_response(
+        StatusCode::BAD_REQUEST,
+        code::BAD_REQUEST,
+        &format!("invalid GraphQL request: {}", rejection.0),
+    )
 }

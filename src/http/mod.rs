@@ -1,13 +1,19 @@
-//! Everything about transport: the router, the GraphQL and REST handlers, and how the server
-//! starts and stops.
+//! Everything about transport: the router, its middleware, the GraphQL and REST handlers, and
+//! how the server starts and stops.
 
 mod auth;
+mod client_address;
 mod graphql;
+mod health;
+mod middleware;
 mod server;
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
@@ -23,20 +29,39 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub catalog: Catalog,
     pub authenticator: Authenticator,
+    pub limits: HttpLimits,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub max_batch_size: usize,
+    pub request_timeout: Duration,
+    pub trust_proxy: bool,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let limits = state.limits;
+    let api = Router::new()
         .route(
             "/graphql",
             get(graphql::graphiql).post(graphql::graphql_handler),
         )
         .route("/api/v1/auth/master-token", post(auth::master_token))
-        .route("/healthz", get(health))
+        .layer(axum::middleware::from_fn(middleware::require_json))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.max_body_bytes,
+            middleware::limit_body,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.request_timeout,
+            middleware::deadline,
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
 }

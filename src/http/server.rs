@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use super::{AppState, router};
-use crate::auth::Authenticator;
+use super::{AppState, HttpLimits, router};
+use crate::auth::{Authenticator, LoginThrottle};
 use crate::catalog::{Catalog, CatalogError, CatalogSettings};
 use crate::config::Settings;
 use crate::db::{self, DatabaseSettings, StatementCounter};
-use crate::graphql::build_schema;
+use crate::graphql::{SchemaOptions, build_schema};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -66,8 +66,16 @@ impl Application {
             settings.master_password_hash.clone(),
             &settings.secret_key,
             settings.token_lifetime(),
+            LoginThrottle::new(settings.login_max_failures_per_minute),
         );
-        let schema = build_schema(db.clone(), catalog.clone(), authenticator.clone());
+        let schema = build_schema(
+            db.clone(),
+            catalog.clone(),
+            authenticator.clone(),
+            SchemaOptions {
+                introspection: settings.introspection_enabled,
+            },
+        );
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .map_err(|source| StartupError::Bind {
@@ -86,6 +94,12 @@ impl Application {
                 db,
                 catalog,
                 authenticator,
+                limits: HttpLimits {
+                    max_body_bytes: settings.max_body_bytes,
+                    max_batch_size: settings.max_batch_size,
+                    request_timeout: settings.request_timeout(),
+                    trust_proxy: settings.trust_proxy,
+                },
             },
             statements,
         })
@@ -116,7 +130,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let db = self.state.db.clone();
         tracing::info!(addr = %self.local_addr, "listening");
-        axum::serve(self.listener, router(self.state))
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         if let Err(error) = db.close().await {

@@ -48,16 +48,29 @@ pub fn backends() -> Vec<Backend> {
 #[derive(Clone, Debug)]
 pub struct Options {
     pub product_cache_ttl: Duration,
+    pub product_stale_for: Duration,
     pub upstream_timeout: Duration,
     pub token_lifetime_minutes: u64,
+    pub request_timeout: Duration,
+    pub introspection: bool,
+    pub trust_proxy: bool,
+    /// A test's own database URL (say, through a proxy it controls) instead of the backend's.
+    pub database_url: Option<String>,
+    pub database_acquire_timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             product_cache_ttl: Duration::from_secs(3600),
+            product_stale_for: Duration::from_secs(86_400),
             upstream_timeout: Duration::from_secs(2),
             token_lifetime_minutes: 60,
+            request_timeout: Duration::from_secs(10),
+            introspection: true,
+            trust_proxy: false,
+            database_url: None,
+            database_acquire_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -157,10 +170,10 @@ impl TestApp {
             }
         };
         let settings = Settings {
-            database_url,
+            database_url: options.database_url.clone().unwrap_or(database_url),
             database_schema,
             database_max_connections: 10,
-            database_acquire_timeout_ms: 5_000,
+            database_acquire_timeout_ms: options.database_acquire_timeout.as_millis() as u64,
             fakestoreapi_url: catalog.url(),
             secret_key: SECRET_KEY.to_owned().into(),
             master_username: ADMIN.to_owned(),
@@ -170,6 +183,13 @@ impl TestApp {
             product_cache_ttl_seconds: options.product_cache_ttl.as_secs(),
             upstream_timeout_ms: options.upstream_timeout.as_millis() as u64,
             run_migrations: true,
+            product_stale_seconds: options.product_stale_for.as_secs(),
+            request_timeout_ms: options.request_timeout.as_millis() as u64,
+            max_body_bytes: 1024 * 1024,
+            max_batch_size: 10,
+            introspection_enabled: options.introspection,
+            trust_proxy: options.trust_proxy,
+            login_max_failures_per_minute: 10,
         };
         let application = Application::build(settings)
             .await

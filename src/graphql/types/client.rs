@@ -64,6 +64,7 @@ impl Client {
     }
 
     /// The client's favorite products, oldest first (by time added, then product id).
+    #[graphql(complexity = "1 + crate::graphql::list_weight(first) * child_complexity")]
     async fn favorites(
         &self,
         ctx: &Context<'_>,
