@@ -1,0 +1,216 @@
+//! Abuse limits: both sides of each line, and the HTTP-level guards.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, each_backend, each_backend_with, error_codes};
+
+const INTROSPECTION: &str = include_str!("../fixtures/introspection.graphql");
+
+/// The README's deepest query, and the benchmark's heaviest (100 clients with favorites and
+/// product details).
+const LEGITIMATE: &[&str] = &[
+    "{ clients(first: 20) { totalCount pageInfo { hasNextPage endCursor } nodes { id name email favorites(first: 10) { totalCount nodes { productId addedAt product { title price image rating { rate count } } } pageInfo { hasNextPage endCursor } } } } }",
+    "{ clients(first: 100) { nodes { id name email favorites { nodes { product { title price image rating { rate } } } } } } }",
+];
+
+fn nested_introspection(levels: usize) -> String {
+    let mut query = String::from("{ __schema { types { name ");
+    for level in 0..levels {
+        query.push_str(if level % 2 == 0 {
+            "fields { name type { name "
+        } else {
+            ""
+        });
+    }
+    for level in 0..levels {
+        query.push_str(if level % 2 == 0 { "} } " } else { "" });
+    }
+    query.push_str("} } }");
+    query
+}
+
+fn aliased_clients(count: usize) -> String {
+    let fields: Vec<String> = (0..count)
+        .map(|i| format!("c{i}: clients(first: 100) {{ nodes {{ id }} }}"))
+        .collect();
+    format!("{{ {} }}", fields.join(" "))
+}
+
+async fn post_raw(app: &TestApp, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", content_type)
+        .bearer_auth(&app.token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test]
+async fn standard_introspection_and_legitimate_queries_pass() {
+    each_backend(|app| async move {
+        let body = app.graphql_as(None, INTROSPECTION, json!({})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 10);
+        for query in LEGITIMATE {
+            app.data(query, json!({})).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deep_and_expensive_documents_are_refused_before_running() {
+    each_backend(|app| async move {
+        let deep = app
+            .graphql_as(None, &nested_introspection(30), json!({}))
+            .await;
+        assert_eq!(error_codes(&deep), ["GRAPHQL_VALIDATION_FAILED"], "{deep}");
+        assert!(deep["data"].is_null());
+
+        let before = app.statements.get();
+        let wide = app.graphql(&aliased_clients(100), json!({})).await;
+        assert_eq!(error_codes(&wide), ["GRAPHQL_VALIDATION_FAILED"], "{wide}");
+        assert_eq!(
+            app.statements.get(),
+            before,
+            "refused before any resolver ran"
+        );
+
+        let directives = format!("{{ __typename {} }}", "@skip(if: false) ".repeat(20));
+        let body = app.graphql(&directives, json!({})).await;
+        assert!(!error_codes(&body).is_empty(), "{body}");
+
+        let nested_value = format!(
+            "{{ product(id: {}1{}) {{ id }} }}",
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        let body = app.graphql(&nested_value, json!({})).await;
+        assert!(!error_codes(&body).is_empty(), "{body}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batches_over_the_limit_are_refused_whole() {
+    each_backend(|app| async move {
+        let operation = json!({ "query": "mutation { createClient(input: {name: \"A\", email: \"a@example.com\"}) { id } }" });
+        let (status, body) = app
+            .post_graphql(Some(&app.token), &Value::Array(vec![operation; 11]))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error_codes(&body), ["BATCH_TOO_LARGE"]);
+        let count = app.data("{ clients { totalCount } }", json!({})).await;
+        assert_eq!(count["clients"]["totalCount"], 0, "nothing of the batch ran");
+
+        let ten = Value::Array(vec![json!({ "query": "{ __typename }" }); 10]);
+        let (status, body) = app.post_graphql(Some(&app.token), &ten).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body.as_array().unwrap().len(), 10);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_before_parsing() {
+    each_backend(|app| async move {
+        let padding = "x".repeat(1024 * 1024);
+        let body = json!({ "query": "{ __typename }", "variables": { "pad": padding } });
+        let (status, answer) =
+            post_raw(&app, "application/json", body.to_string().into_bytes()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(error_codes(&answer), ["PAYLOAD_TOO_LARGE"]);
+
+        // Without a Content-Length (chunked), the limit still holds.
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            (0..20).map(|_| Ok(vec![b' '; 100 * 1024])).collect();
+        let response = app
+            .http
+            .post(format!("{}/graphql", app.address))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn posts_must_be_json_and_get_never_executes() {
+    each_backend(|app| async move {
+        let form = b"query=mutation%20%7B%20__typename%20%7D".to_vec();
+        for content_type in [
+            "application/x-www-form-urlencoded",
+            "text/plain",
+            "multipart/form-data; boundary=x",
+        ] {
+            let (status, body) = post_raw(&app, content_type, form.clone()).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
+            assert_eq!(error_codes(&body), ["UNSUPPORTED_MEDIA_TYPE"]);
+        }
+        let (status, _) = post_raw(
+            &app,
+            "application/json; charset=utf-8",
+            br#"{"query":"{ __typename }"}"#.to_vec(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+
+        let create =
+            "mutation { createClient(input: {name: \"A\", email: \"get@example.com\"}) { id } }";
+        let response = app
+            .http
+            .get(format!("{}/graphql", app.address))
+            .query(&[("query", create)])
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.text().await.unwrap().contains("graphiql"));
+        let count = app.data("{ clients { totalCount } }", json!({})).await;
+        assert_eq!(count["clients"]["totalCount"], 0, "GET ran nothing");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn introspection_can_be_turned_off_with_suggestions() {
+    each_backend_with(
+        Options {
+            introspection: false,
+            ..Options::default()
+        },
+        |app| async move {
+            let body = app.graphql_as(None, INTROSPECTION, json!({})).await;
+            assert!(
+                !error_codes(&body).is_empty() || body["data"]["__schema"].is_null(),
+                "{body}"
+            );
+            let typo = app.graphql("{ clientz { totalCount } }", json!({})).await;
+            let message = typo["errors"][0]["message"].as_str().unwrap();
+            assert!(!message.contains("Did you mean"), "{message}");
+            app.data("{ clients { totalCount } }", json!({})).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn suggestions_are_on_with_introspection() {
+    each_backend(|app| async move {
+        let typo = app.graphql("{ clientz { totalCount } }", json!({})).await;
+        let message = typo["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("Did you mean"), "{message}");
+    })
+    .await;
+}
