@@ -1,28 +1,40 @@
 //! The FakeStoreAPI client. It owns its cache (not a global static), so every `Catalog` value,
 //! and so every test, starts cold and isolated.
+//!
+//! Resilience, in the order a call meets it: the cache (fresh data costs nothing), one flight
+//! per key (concurrent callers share one call), the circuit breaker (a failing upstream is left
+//! alone for a while), a deadline for the whole call with at most one retry inside it, and
+//! stale-if-error (the last good copy, when the upstream fails).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cached::LruTtlCache;
-use cached::prelude::*;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
+use super::breaker::{BreakerState, CircuitBreaker};
+use super::cache::{Freshness, Lookup, ProductCache};
 use super::single_flight::SingleFlight;
 use super::{CatalogError, Product};
 
-/// The catalog has 20 products; room for many more keeps memory bounded if it grows.
-const MAX_CACHED_PRODUCTS: usize = 10_000;
 /// Above this many misses in one batch, one `GET /products` is cheaper than one call per id.
 const MAX_SINGLE_FETCHES: usize = 1;
+/// A retry is only worth starting with at least this much of the budget left.
+const MIN_RETRY_BUDGET: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Debug)]
 pub struct CatalogSettings {
     pub base_url: String,
     pub cache_ttl: Duration,
+    /// How long past the TTL a product may still be served while the upstream fails.
+    pub stale_for: Duration,
+    /// The budget of one catalog call, retry included.
     pub timeout: Duration,
+    /// Consecutive failures that open the circuit, and how long it stays open.
+    pub breaker_threshold: u32,
+    pub breaker_cool_down: Duration,
 }
 
 #[derive(Clone)]
@@ -33,11 +45,13 @@ pub struct Catalog {
 struct Inner {
     http: reqwest::Client,
     base_url: String,
-    products: Mutex<LruTtlCache<i32, Product>>,
-    whole_catalog: Mutex<LruTtlCache<(), Arc<Vec<Product>>>>,
+    timeout: Duration,
+    cache: ProductCache,
+    breaker: CircuitBreaker,
     product_flights: SingleFlight<i32, Result<Option<Product>, CatalogError>>,
     catalog_flights: SingleFlight<(), Result<Arc<Vec<Product>>, CatalogError>>,
     upstream_calls: AtomicU64,
+    stale_serves: AtomicU64,
 }
 
 impl Catalog {
@@ -52,18 +66,35 @@ impl Catalog {
             inner: Arc::new(Inner {
                 http,
                 base_url: settings.base_url.trim_end_matches('/').to_owned(),
-                products: Mutex::new(LruTtlCache::new(MAX_CACHED_PRODUCTS, settings.cache_ttl)),
-                whole_catalog: Mutex::new(LruTtlCache::new(1, settings.cache_ttl)),
+                timeout: settings.timeout,
+                cache: ProductCache::new(Freshness {
+                    ttl: settings.cache_ttl,
+                    stale_for: settings.stale_for,
+                }),
+                breaker: CircuitBreaker::new(
+                    settings.breaker_threshold,
+                    settings.breaker_cool_down,
+                ),
                 product_flights: SingleFlight::new(),
                 catalog_flights: SingleFlight::new(),
                 upstream_calls: AtomicU64::new(0),
+                stale_serves: AtomicU64::new(0),
             }),
         })
     }
 
-    /// How many requests this catalog has sent upstream.
+    /// How many requests this catalog has sent upstream (retries included).
     pub fn upstream_calls(&self) -> u64 {
         self.inner.upstream_calls.load(Ordering::Relaxed)
+    }
+
+    /// How many times a stale copy stood in for a failed upstream call.
+    pub fn stale_serves(&self) -> u64 {
+        self.inner.stale_serves.load(Ordering::Relaxed)
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
     }
 
     /// One product, or `None` when the catalog has no such product.
@@ -72,71 +103,115 @@ impl Catalog {
             // FakeStoreAPI ids start at 1; nothing below can exist, so do not ask.
             return Ok(None);
         }
-        if let Some(product) = self.cached_product(id) {
-            return Ok(Some(product));
+        match self.inner.cache.lookup(id) {
+            Lookup::Fresh(product) => Ok(Some(product)),
+            Lookup::FreshlyMissing => Ok(None),
+            Lookup::Stale(_) | Lookup::Unknown => {
+                self.inner
+                    .product_flights
+                    .run(id, || self.fetch_product(id))
+                    .await
+            }
         }
-        self.inner
-            .product_flights
-            .run(id, || self.fetch_product(id))
-            .await
     }
 
     async fn fetch_product(&self, id: i32) -> Result<Option<Product>, CatalogError> {
-        // A flight that ended between our cache check and this one may have filled the cache.
-        if let Some(product) = self.cached_product(id) {
-            return Ok(Some(product));
-        }
-        let product: Option<Product> = self.get(&format!("/products/{id}")).await?;
-        if let Some(product) = &product {
-            if product.id != id {
-                return Err(CatalogError::InvalidBody(format!(
+        let stale = match self.inner.cache.lookup(id) {
+            // A flight that ended since our own look-up may have filled the cache.
+            Lookup::Fresh(product) => return Ok(Some(product)),
+            Lookup::FreshlyMissing => return Ok(None),
+            Lookup::Stale(product) => Some(product),
+            Lookup::Unknown => None,
+        };
+        let fetched = self
+            .get::<Product>(&format!("/products/{id}"))
+            .await
+            .and_then(|product| match product {
+                Some(product) if product.id != id => Err(CatalogError::InvalidBody(format!(
                     "asked for product {id}, got product {}",
                     product.id
-                )));
+                ))),
+                other => Ok(other),
+            });
+        match fetched {
+            Ok(Some(product)) => {
+                self.inner.cache.store(std::slice::from_ref(&product));
+                Ok(Some(product))
             }
-            self.cache_products(std::slice::from_ref(product));
+            Ok(None) => {
+                self.inner.cache.store_missing(id);
+                Ok(None)
+            }
+            Err(error) => match stale {
+                Some(product) => {
+                    self.served_stale(&error, 1);
+                    Ok(Some(product))
+                }
+                None => Err(error),
+            },
         }
-        Ok(product)
     }
 
-    /// The products among `ids` that exist. Cached ones cost nothing; a single miss costs one
-    /// `GET /products/{id}`, and more misses one `GET /products`.
+    /// The products among `ids`, each found, or failed when the catalog could not be asked and
+    /// had no usable copy; ids the catalog does not have are left out. Cached ones cost nothing;
+    /// a single miss costs one `GET /products/{id}`, and more one `GET /products`.
     pub async fn products_by_ids(
         &self,
         ids: &[i32],
-    ) -> Result<HashMap<i32, Product>, CatalogError> {
+    ) -> HashMap<i32, Result<Product, CatalogError>> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
-        {
-            let mut cache = self.lock_products();
-            for &id in ids {
-                match cache.get(&id) {
-                    Some(product) => {
-                        found.insert(id, product.clone());
-                    }
-                    None if id >= 1 => missing.push(id),
-                    None => {}
+        for &id in ids {
+            match self.inner.cache.lookup(id) {
+                Lookup::Fresh(product) => {
+                    found.insert(id, Ok(product));
                 }
+                Lookup::FreshlyMissing => {}
+                Lookup::Stale(_) | Lookup::Unknown if id >= 1 => missing.push(id),
+                Lookup::Stale(_) | Lookup::Unknown => {}
             }
         }
         if missing.len() <= MAX_SINGLE_FETCHES {
             for id in missing {
-                if let Some(product) = self.product(id).await? {
-                    found.insert(id, product);
+                match self.product(id).await {
+                    Ok(Some(product)) => {
+                        found.insert(id, Ok(product));
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        found.insert(id, Err(error));
+                    }
                 }
             }
-        } else {
-            let all = self.all_products().await?;
-            for product in all.iter().filter(|product| missing.contains(&product.id)) {
-                found.insert(product.id, product.clone());
+            return found;
+        }
+        match self.all_products().await {
+            Ok(all) => {
+                for product in all.iter().filter(|product| missing.contains(&product.id)) {
+                    found.insert(product.id, Ok(product.clone()));
+                }
+            }
+            Err(error) => {
+                // The list is down: each id falls back to its own stale copy, if it has one.
+                for id in missing {
+                    let outcome = match self.inner.cache.lookup(id) {
+                        Lookup::Fresh(product) => Ok(product),
+                        Lookup::Stale(product) => {
+                            self.served_stale(&error, 1);
+                            Ok(product)
+                        }
+                        _ => Err(error.clone()),
+                    };
+                    found.insert(id, outcome);
+                }
             }
         }
-        Ok(found)
+        found
     }
 
     /// The whole catalog, in the catalog's order.
     pub async fn all_products(&self) -> Result<Arc<Vec<Product>>, CatalogError> {
-        if let Some(all) = self.cached_catalog() {
+        if let Some(all) = self.inner.cache.whole_catalog(false) {
             return Ok(all);
         }
         self.inner
@@ -146,82 +221,92 @@ impl Catalog {
     }
 
     async fn fetch_catalog(&self) -> Result<Arc<Vec<Product>>, CatalogError> {
-        if let Some(all) = self.cached_catalog() {
+        if let Some(all) = self.inner.cache.whole_catalog(false) {
             return Ok(all);
         }
         // Unlike a single product, the list cannot be "not found": an empty answer is a fault,
         // and caching it would hide every product for a whole TTL.
-        let products = match self.get::<Vec<Product>>("/products").await? {
-            Some(products) if !products.is_empty() => products,
-            _ => {
-                return Err(CatalogError::InvalidBody(
-                    "the product list is empty".to_owned(),
-                ));
-            }
+        let fetched = match self.get::<Vec<Product>>("/products").await {
+            Ok(Some(products)) if !products.is_empty() => Ok(Arc::new(products)),
+            Ok(_) => Err(CatalogError::InvalidBody(
+                "the product list is empty".to_owned(),
+            )),
+            Err(error) => Err(error),
         };
-        self.cache_products(&products);
-        let all = Arc::new(products);
-        self.lock_catalog().set((), Arc::clone(&all));
-        Ok(all)
-    }
-
-    fn cached_product(&self, id: i32) -> Option<Product> {
-        self.lock_products().get(&id).cloned()
-    }
-
-    fn cached_catalog(&self) -> Option<Arc<Vec<Product>>> {
-        self.lock_catalog().get(&()).cloned()
-    }
-
-    fn cache_products(&self, products: &[Product]) {
-        let mut cache = self.lock_products();
-        for product in products {
-            cache.set(product.id, product.clone());
+        match fetched {
+            Ok(all) => {
+                self.inner.cache.store_whole_catalog(Arc::clone(&all));
+                Ok(all)
+            }
+            Err(error) => match self.inner.cache.whole_catalog(true) {
+                Some(stale) => {
+                    self.served_stale(&error, stale.len());
+                    Ok(stale)
+                }
+                None => Err(error),
+            },
         }
     }
 
-    // A panic while holding the lock cannot leave a cache half-updated in a way that matters
-    // (each entry is set whole), so a poisoned lock is still usable.
-    fn lock_products(&self) -> std::sync::MutexGuard<'_, LruTtlCache<i32, Product>> {
-        self.inner
-            .products
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+    fn served_stale(&self, error: &CatalogError, products: usize) {
+        self.inner.stale_serves.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%error, products, "catalog failed; serving stale product data");
     }
 
-    fn lock_catalog(&self) -> std::sync::MutexGuard<'_, LruTtlCache<(), Arc<Vec<Product>>>> {
-        self.inner
-            .whole_catalog
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    /// GETs `path` and reads a `T`. FakeStoreAPI answers an unknown id with 200 and an empty
-    /// body (sometimes `null`); that, like a 404, is `Ok(None)`.
+    /// GETs `path` and reads a `T`, through the breaker, within the call's budget, retrying
+    /// once. FakeStoreAPI answers an unknown id with 200 and an empty body (sometimes `null`);
+    /// that, like a 404, is `Ok(None)`.
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, CatalogError> {
-        let url = format!("{}{}", self.inner.base_url, path);
+        if !self.inner.breaker.allow() {
+            return Err(CatalogError::CircuitOpen);
+        }
+        let deadline = Instant::now() + self.inner.timeout;
+        let mut outcome = self.attempt(path, deadline).await;
+        if outcome.as_ref().is_err_and(CatalogError::is_transient)
+            && deadline.saturating_duration_since(Instant::now()) >= MIN_RETRY_BUDGET
+        {
+            outcome = self.attempt(path, deadline).await;
+        }
+        match &outcome {
+            Ok(_) => self.inner.breaker.record_success(),
+            Err(_) => self.inner.breaker.record_failure(),
+        }
+        outcome
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<Option<T>, CatalogError> {
         self.inner.upstream_calls.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .inner
-            .http
-            .get(&url)
-            .send()
+        let url = format!("{}{}", self.inner.base_url, path);
+        let call = async {
+            let response = self
+                .inner
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(CatalogError::transport)?;
+            let status = response.status();
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(CatalogError::Status(status.as_u16()));
+            }
+            let body = response.bytes().await.map_err(CatalogError::transport)?;
+            let trimmed = body.trim_ascii();
+            if trimmed.is_empty() || trimmed == b"null" {
+                return Ok(None);
+            }
+            serde_json::from_slice(trimmed)
+                .map(Some)
+                .map_err(|error| CatalogError::InvalidBody(error.to_string()))
+        };
+        tokio::time::timeout_at(deadline, call)
             .await
-            .map_err(CatalogError::transport)?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(CatalogError::Status(status.as_u16()));
-        }
-        let body = response.bytes().await.map_err(CatalogError::transport)?;
-        let trimmed = body.trim_ascii();
-        if trimmed.is_empty() || trimmed == b"null" {
-            return Ok(None);
-        }
-        serde_json::from_slice(trimmed)
-            .map(Some)
-            .map_err(|error| CatalogError::InvalidBody(error.to_string()))
+            .unwrap_or(Err(CatalogError::Timeout))
     }
 }

@@ -1,10 +1,14 @@
-use async_graphql::dataloader::Loader;
 use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
 
 use super::{Catalog, CatalogError, Product};
 
 /// Batches the product lookups of one request. Build one per request: a DataLoader keeps what
-/// it loaded for its whole life, and the catalog's TTL cache is where freshness is decided.
+/// it loaded for its whole life, and the catalog's cache is where freshness is decided.
+///
+/// Each id gets its own outcome, so one product the catalog could not give does not take the
+/// others of its batch down with it.
 pub struct ProductLoader {
     catalog: Catalog,
 }
@@ -16,10 +20,13 @@ impl ProductLoader {
 }
 
 impl Loader<i32> for ProductLoader {
-    type Value = Product;
+    type Value = Result<Product, CatalogError>;
     type Error = CatalogError;
 
-    async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, Product>, Self::Error> {
-        self.catalog.products_by_ids(ids).await
+    async fn load(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Result<Product, CatalogError>>, Self::Error> {
+        Ok(self.catalog.products_by_ids(ids).await)
     }
 }

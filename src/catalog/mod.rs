@@ -1,12 +1,15 @@
 //! The product catalog (FakeStoreAPI): an HTTP client that owns its cache, and the per-request
 //! DataLoader that batches product lookups.
 
+mod breaker;
+mod cache;
 mod client;
 mod error;
 mod loader;
 mod model;
 mod single_flight;
 
+pub use breaker::BreakerState;
 pub use client::{Catalog, CatalogSettings};
 pub use error::CatalogError;
 pub use loader::ProductLoader;

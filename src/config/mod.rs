@@ -39,6 +39,8 @@ pub const KEYS: &[&str] = &[
     "INTROSPECTION_ENABLED",
     "TRUST_PROXY",
     "LOGIN_MAX_FAILURES_PER_MINUTE",
+    "UPSTREAM_BREAKER_THRESHOLD",
+    "UPSTREAM_BREAKER_COOL_DOWN_MS",
 ];
 
 /// Longest token lifetime we accept: a year.
@@ -73,6 +75,10 @@ pub struct Settings {
     /// Whether to take the client address from `X-Forwarded-For` (only behind a proxy).
     pub trust_proxy: bool,
     pub login_max_failures_per_minute: u32,
+    /// Consecutive catalog failures that open the circuit breaker.
+    pub upstream_breaker_threshold: u32,
+    /// How long the open breaker keeps calls away from the catalog.
+    pub upstream_breaker_cool_down_ms: u64,
 }
 
 /// Defaults for every key that has one; `SECRET_KEY` and `MASTER_PASSWORD_HASH` have none.
@@ -95,6 +101,8 @@ struct Defaults {
     introspection_enabled: bool,
     trust_proxy: bool,
     login_max_failures_per_minute: u32,
+    upstream_breaker_threshold: u32,
+    upstream_breaker_cool_down_ms: u64,
 }
 
 impl Default for Defaults {
@@ -117,6 +125,8 @@ impl Default for Defaults {
             introspection_enabled: true,
             trust_proxy: false,
             login_max_failures_per_minute: 10,
+            upstream_breaker_threshold: 5,
+            upstream_breaker_cool_down_ms: 30_000,
         }
     }
 }
@@ -202,6 +212,10 @@ impl Settings {
                 "LOGIN_MAX_FAILURES_PER_MINUTE",
                 u64::from(self.login_max_failures_per_minute),
             ),
+            (
+                "UPSTREAM_BREAKER_THRESHOLD",
+                u64::from(self.upstream_breaker_threshold),
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::invalid(key, "must be at least 1"));
@@ -253,6 +267,10 @@ impl Settings {
 
     pub fn product_stale_for(&self) -> Duration {
         Duration::from_secs(self.product_stale_seconds)
+    }
+
+    pub fn upstream_breaker_cool_down(&self) -> Duration {
+        Duration::from_millis(self.upstream_breaker_cool_down_ms)
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -58,7 +58,10 @@ impl Application {
         let catalog = Catalog::new(CatalogSettings {
             base_url: settings.fakestoreapi_url.clone(),
             cache_ttl: settings.product_cache_ttl(),
+            stale_for: settings.product_stale_for(),
             timeout: settings.upstream_timeout(),
+            breaker_threshold: settings.upstream_breaker_threshold,
+            breaker_cool_down: settings.upstream_breaker_cool_down(),
         })
         .map_err(StartupError::Catalog)?;
         let authenticator = Authenticator::new(

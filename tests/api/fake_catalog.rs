@@ -69,6 +69,25 @@ impl FakeCatalog {
             .await;
     }
 
+    /// Every request hangs (well past any budget of the app's).
+    pub async fn hang(&self) {
+        self.answer_everything_with(
+            ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(30)),
+        )
+        .await;
+    }
+
+    /// The next `times` requests for `url_path` answer `response`; then the normal answers.
+    pub async fn answer_path_times(&self, url_path: &str, response: ResponseTemplate, times: u64) {
+        Mock::given(method("GET"))
+            .and(path(url_path))
+            .respond_with(response)
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
     /// Back to normal answers, with an empty request log.
     pub async fn recover(&self) {
         self.server.reset().await;

@@ -57,6 +57,7 @@ pub struct Options {
     /// A test's own database URL (say, through a proxy it controls) instead of the backend's.
     pub database_url: Option<String>,
     pub database_acquire_timeout: Duration,
+    pub breaker_cool_down: Duration,
 }
 
 impl Default for Options {
@@ -71,6 +72,7 @@ impl Default for Options {
             trust_proxy: false,
             database_url: None,
             database_acquire_timeout: Duration::from_secs(5),
+            breaker_cool_down: Duration::from_secs(30),
         }
     }
 }
@@ -190,6 +192,8 @@ impl TestApp {
             introspection_enabled: options.introspection,
             trust_proxy: options.trust_proxy,
             login_max_failures_per_minute: 10,
+            upstream_breaker_threshold: 5,
+            upstream_breaker_cool_down_ms: options.breaker_cool_down.as_millis() as u64,
         };
         let application = Application::build(settings)
             .await

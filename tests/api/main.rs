@@ -13,5 +13,6 @@ mod limits;
 mod n_plus_one;
 mod pagination;
 mod races;
+mod resilience;
 mod schema;
 mod throttle;

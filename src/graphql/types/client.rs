@@ -146,6 +146,8 @@ impl Favorite {
             .products
             .load_one(self.product_id)
             .await
+            .map_err(ApiError::from)?
+            .transpose()
             .map_err(ApiError::from)?;
         Ok(product.map(Product::from))
     }

@@ -1,0 +1,158 @@
+//! The catalog as a third party that goes down, hangs and answers garbage.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wiremock::ResponseTemplate;
+
+use crate::helpers::{Options, each_backend, each_backend_with, error_codes};
+
+const PRODUCT: &str = "query($id: Int!) { product(id: $id) { id title } }";
+const FAVORITES: &str = "query($id: UUID!) { client(id: $id) { name favorites { totalCount nodes { productId addedAt product { title } } } } }";
+
+fn options(change: impl FnOnce(&mut Options)) -> Options {
+    let mut options = Options::default();
+    change(&mut options);
+    options
+}
+
+#[tokio::test]
+async fn one_failure_is_retried_within_the_budget() {
+    each_backend(|app| async move {
+        app.catalog
+            .answer_path_times("/products/5", ResponseTemplate::new(503), 1)
+            .await;
+        let data = app.data(PRODUCT, json!({ "id": 5 })).await;
+        assert_eq!(data["product"]["id"], 5);
+        assert_eq!(app.catalog.requests().await, 2, "the failure and its retry");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_hanging_catalog_costs_one_budget_and_favorites_still_answer() {
+    let budget = Duration::from_millis(500);
+    each_backend_with(options(|o| o.upstream_timeout = budget), |app| async move {
+        let id = app.create_client("Ana", "ana@example.com").await;
+        let client_id = uuid::Uuid::parse_str(&id).unwrap();
+        for product in [1, 2, 3] {
+            favorites_api::db::repositories::favorites::add(&app.db, client_id, product)
+                .await
+                .unwrap();
+        }
+        app.catalog.hang().await;
+        let started = Instant::now();
+        let body = app.graphql(FAVORITES, json!({ "id": id })).await;
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{:?}: favorites with a hanging catalog answered in {elapsed:?}",
+            app.backend
+        );
+        // A bound on behaviour (the request ends), not a speed target: the catalog hangs 30 s.
+        assert!(elapsed < budget * 4, "{elapsed:?}");
+        assert_eq!(
+            body["data"]["client"]["favorites"]["totalCount"], 3,
+            "{body}"
+        );
+        assert!(body["data"]["client"]["favorites"]["nodes"][2]["product"].is_null());
+        assert!(
+            error_codes(&body)
+                .iter()
+                .all(|code| code == "UPSTREAM_UNAVAILABLE"),
+            "{body}"
+        );
+        assert_eq!(error_codes(&body).len(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_breaker_opens_after_five_failures_and_probes_after_cooling_down() {
+    each_backend_with(
+        options(|o| o.breaker_cool_down = Duration::from_millis(700)),
+        |app| async move {
+            app.catalog.go_down().await;
+            for id in 1..=5 {
+                let body = app.graphql(PRODUCT, json!({ "id": id })).await;
+                assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"]);
+            }
+            let calls = app.catalog.requests().await;
+            assert_eq!(calls, 10, "five calls, each retried once");
+            for id in 6..=10 {
+                let body = app.graphql(PRODUCT, json!({ "id": id })).await;
+                assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "fails fast");
+            }
+            assert_eq!(
+                app.catalog.requests().await,
+                calls,
+                "open: nothing reaches the catalog"
+            );
+
+            app.catalog.recover().await;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let data = app.data(PRODUCT, json!({ "id": 11 })).await;
+            assert_eq!(
+                data["product"]["id"], 11,
+                "the probe went through and closed it"
+            );
+            app.data(PRODUCT, json!({ "id": 12 })).await;
+            assert_eq!(app.catalog.requests().await, 2);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn stale_data_stands_in_while_the_catalog_fails() {
+    each_backend_with(
+        options(|o| o.product_cache_ttl = Duration::from_secs(1)),
+        |app| async move {
+            app.data(PRODUCT, json!({ "id": 3 })).await;
+            app.data("{ products { id } }", json!({})).await;
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+            app.catalog.go_down().await;
+            let data = app.data(PRODUCT, json!({ "id": 3 })).await;
+            assert_eq!(data["product"]["id"], 3, "the expired copy served");
+            let all = app.data("{ products { id } }", json!({})).await;
+            assert_eq!(all["products"].as_array().unwrap().len(), 20);
+            let body = app.graphql(PRODUCT, json!({ "id": 30 })).await;
+            assert_eq!(
+                error_codes(&body),
+                ["UPSTREAM_UNAVAILABLE"],
+                "nothing stale to serve"
+            );
+        },
+    )
+    .await;
+    // Past the stale window, an error again.
+    each_backend_with(
+        options(|o| {
+            o.product_cache_ttl = Duration::from_secs(1);
+            o.product_stale_for = Duration::ZERO;
+        }),
+        |app| async move {
+            app.data(PRODUCT, json!({ "id": 3 })).await;
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+            app.catalog.go_down().await;
+            let body = app.graphql(PRODUCT, json!({ "id": 3 })).await;
+            assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"]);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_ids_are_remembered_briefly() {
+    each_backend(|app| async move {
+        for _ in 0..5 {
+            let data = app.data(PRODUCT, json!({ "id": 99 })).await;
+            assert!(data["product"].is_null());
+        }
+        assert_eq!(app.catalog.requests().await, 1);
+        let id = app.create_client("Ana", "ana@example.com").await;
+        let body = app.add_favorite(&id, 99).await;
+        assert_eq!(error_codes(&body), ["PRODUCT_NOT_FOUND"]);
+        assert_eq!(app.catalog.requests().await, 1);
+    })
+    .await;
+}
