@@ -110,7 +110,7 @@ impl Default for Defaults {
         Self {
             database_url: "sqlite://favorites.db?mode=rwc",
             database_max_connections: 10,
-            database_acquire_timeout_ms: 3_000,
+            database_acquire_timeout_ms: 2_000,
             fakestoreapi_url: "https://fakestoreapi.com",
             master_username: "favorite_products_admin",
             master_token_expire_minutes: 480,

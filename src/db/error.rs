@@ -1,4 +1,5 @@
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::sqlx;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// What the repositories report. Database messages stay inside `Unavailable` and `Internal`:
 /// they are logged, never shown to a caller.
@@ -16,15 +17,41 @@ pub enum RepoError {
 
 impl From<DbErr> for RepoError {
     fn from(error: DbErr) -> Self {
-        match &error {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(error),
-            _ => match error.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(message)) if message.contains("email") => {
-                    Self::EmailTaken
-                }
-                _ => Self::Internal(error),
-            },
+        if is_unavailable(&error) {
+            return Self::Unavailable(error);
         }
+        match error.sql_err() {
+            // Matched by the constraint's name, which both databases put in the message.
+            Some(SqlErr::UniqueConstraintViolation(message)) if message.contains("email") => {
+                Self::EmailTaken
+            }
+            _ => Self::Internal(error),
+        }
+    }
+}
+
+/// The database cannot be reached right now (down, restarting, network cut, pool exhausted):
+/// worth retrying later, unlike a bad statement.
+fn is_unavailable(error: &DbErr) -> bool {
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            match error.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Protocol(_) => true,
+                // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutting down, crash
+                // recovery, cannot connect now).
+                sqlx::Error::Database(error) => error
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

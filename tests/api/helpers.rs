@@ -92,13 +92,22 @@ where
     Fut: Future<Output = ()>,
 {
     for backend in backends() {
-        let (app, database) = TestApp::spawn(&backend, &options).await;
-        // Clean up even when the test fails, then report the failure.
-        let outcome = AssertUnwindSafe(test(app)).catch_unwind().await;
-        database.drop().await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        run_on(&backend, &options, &test).await;
+    }
+}
+
+/// Runs `test` on a fresh app and database of one backend.
+pub async fn run_on<F, Fut>(backend: &Backend, options: &Options, test: &F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (app, database) = TestApp::spawn(backend, options).await;
+    // Clean up even when the test fails, then report the failure.
+    let outcome = AssertUnwindSafe(test(app)).catch_unwind().await;
+    database.drop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
 }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod catalog;
 mod clients;
+mod database_faults;
 mod errors;
 mod fake_catalog;
 mod favorites;
