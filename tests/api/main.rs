@@ -8,6 +8,7 @@ mod database_faults;
 mod errors;
 mod fake_catalog;
 mod favorites;
+mod generative;
 mod health;
 mod helpers;
 mod limits;
