@@ -1,5 +1,7 @@
 //! Logs: human-readable lines on stderr, filtered by `RUST_LOG` (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
@@ -9,5 +11,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes help a terminal and garble a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

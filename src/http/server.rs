@@ -1,9 +1,12 @@
 //! Building the application from settings, and serving it until a shutdown signal.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use super::{AppState, HttpLimits, router};
 use crate::auth::{Authenticator, LoginThrottle};
@@ -129,14 +132,32 @@ impl Application {
         self.state.db.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, lets in-flight requests finish, then closes the pool.
+    /// Serves until SIGINT or SIGTERM; then stops accepting, gives in-flight requests up to
+    /// the request timeout to finish, and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let db = self.state.db.clone();
+        let grace = self.state.limits.request_timeout;
         tracing::info!(addr = %self.local_addr, "listening");
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let stop = Arc::new(Notify::new());
+        let server = axum::serve(self.listener, app).with_graceful_shutdown({
+            let stop = Arc::clone(&stop);
+            async move { stop.notified().await }
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            result = &mut server => result?,
+            () = shutdown_signal() => {
+                stop.notify_one();
+                match tokio::time::timeout(grace, &mut server).await {
+                    Ok(result) => result?,
+                    Err(_) => tracing::warn!(
+                        grace_ms = grace.as_millis() as u64,
+                        "in-flight requests did not finish in time; stopping anyway"
+                    ),
+                }
+            }
+        }
         if let Err(error) = db.close().await {
             tracing::warn!(%error, "closing the database pool failed");
         }

@@ -230,10 +230,7 @@ async fn send(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Vec<Str
         Value::Array(items) => items.clone(),
         other => vec![other.clone()],
     };
-    let codes = responses
-        .iter()
-        .flat_map(error_codes)
-        .collect();
+    let codes = responses.iter().flat_map(error_codes).collect();
     (status.as_u16(), codes)
 }
 

@@ -27,6 +27,10 @@ pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789";
 static PASSWORD_HASH: LazyLock<String> =
     LazyLock::new(|| bcrypt::hash(PASSWORD, 4).expect("hashing works"));
 
+pub fn password_hash() -> String {
+    PASSWORD_HASH.clone()
+}
+
 #[derive(Clone, Debug)]
 pub enum Backend {
     Sqlite,

@@ -214,3 +214,28 @@ async fn suggestions_are_on_with_introspection() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn no_request_outlives_the_request_timeout() {
+    each_backend_with(
+        Options {
+            request_timeout: std::time::Duration::from_millis(400),
+            upstream_timeout: std::time::Duration::from_secs(5),
+            ..Options::default()
+        },
+        |app| async move {
+            app.catalog.hang().await;
+            let (status, body) = app
+                .post_graphql(
+                    Some(&app.token),
+                    &json!({ "query": "{ product(id: 1) { id } }" }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(error_codes(&body), ["REQUEST_TIMEOUT"]);
+            // The server goes on serving.
+            app.data("{ clients { totalCount } }", json!({})).await;
+        },
+    )
+    .await;
+}

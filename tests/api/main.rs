@@ -11,6 +11,7 @@ mod favorites;
 mod generative;
 mod health;
 mod helpers;
+mod lifecycle;
 mod limits;
 mod n_plus_one;
 mod pagination;

@@ -1,0 +1,113 @@
+//! The real binary under SIGTERM: in-flight requests finish, then it exits 0.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::process::Command;
+use wiremock::ResponseTemplate;
+
+use crate::fake_catalog::{FakeCatalog, fixture_products};
+use crate::helpers::{ADMIN, PASSWORD, password_hash};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    let catalog = FakeCatalog::start().await;
+    let slow = Duration::from_millis(1_500);
+    let product = fixture_products()[6].to_string();
+    catalog
+        .answer_path_with(
+            "/products/7",
+            ResponseTemplate::new(200)
+                .set_body_raw(product, "application/json")
+                .set_delay(slow),
+        )
+        .await;
+    let workdir =
+        std::env::temp_dir().join(format!("favorites-lifecycle-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_favorites-api"))
+        .arg("serve")
+        .current_dir(&workdir)
+        .env("DATABASE_URL", "sqlite://lifecycle.db?mode=rwc")
+        .env("FAKESTOREAPI_URL", catalog.url())
+        .env("SECRET_KEY", "lifecycle-secret-0123456789abcdef0123")
+        .env("MASTER_USERNAME", ADMIN)
+        .env("MASTER_PASSWORD_HASH", password_hash())
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("UPSTREAM_TIMEOUT_MS", "5000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let ready_by = Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < ready_by, "the server never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let login: Value = http
+        .post(format!("{base}/api/v1/auth/master-token"))
+        .json(&json!({ "username": ADMIN, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+
+    let in_flight = tokio::spawn({
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.post(format!("{base}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": "{ product(id: 7) { title } }" }))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.id().expect("still running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["data"]["product"]["title"],
+        fixture_products()[6]["title"],
+        "{body}"
+    );
+
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("the server stopped")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        http.get(format!("{base}/healthz")).send().await.is_err(),
+        "no longer listening"
+    );
+    let _ = std::fs::remove_dir_all(&workdir);
+}
