@@ -81,6 +81,7 @@ impl Authenticator {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
         Self {
             username,
             password_hash,

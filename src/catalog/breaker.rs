@@ -34,26 +34,32 @@ impl CircuitBreaker {
         }
     }
 
-    /// Whether a call may go upstream now.
-    pub fn allow(&self) -> bool {
+    /// Permission for a call to go upstream now, or `None` while the circuit is open. The
+    /// permit must be settled with `succeeded` or `failed`.
+    pub fn allow(&self) -> Option<Permit<'_>> {
         let mut state = self.lock();
-        match state.open_until {
-            None => true,
-            Some(until) if Instant::now() < until => false,
+        let probe = match state.open_until {
+            None => false,
+            Some(until) if Instant::now() < until => return None,
             // Cooled down: one probe at a time.
-            Some(_) if state.probe_in_flight => false,
+            Some(_) if state.probe_in_flight => return None,
             Some(_) => {
                 state.probe_in_flight = true;
                 true
             }
-        }
+        };
+        Some(Permit {
+            breaker: self,
+            probe,
+            settled: false,
+        })
     }
 
-    pub fn record_success(&self) {
+    fn record_success(&self) {
         *self.lock() = State::default();
     }
 
-    pub fn record_failure(&self) {
+    fn record_failure(&self) {
         let mut state = self.lock();
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         if state.probe_in_flight || state.consecutive_failures >= self.threshold {
@@ -67,6 +73,12 @@ impl CircuitBreaker {
             state.open_until = Some(Instant::now() + self.cool_down);
             state.probe_in_flight = false;
         }
+    }
+
+    /// A probe whose caller went away (a client hung up, a deadline fired) says nothing about
+    /// the upstream; let the next call probe instead.
+    fn abandon_probe(&self) {
+        self.lock().probe_in_flight = false;
     }
 
     pub fn state(&self) -> BreakerState {
@@ -86,6 +98,33 @@ impl CircuitBreaker {
     }
 }
 
+/// A call the breaker let through.
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    probe: bool,
+    settled: bool,
+}
+
+impl Permit<'_> {
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.breaker.record_success();
+    }
+
+    pub fn failed(mut self) {
+        self.settled = true;
+        self.breaker.record_failure();
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.settled && self.probe {
+            self.breaker.abandon_probe();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,26 +133,33 @@ mod tests {
     fn opens_after_the_threshold_and_probes_once_after_cooling_down() {
         let breaker = CircuitBreaker::new(3, Duration::from_millis(50));
         for _ in 0..2 {
-            assert!(breaker.allow());
-            breaker.record_failure();
+            breaker.allow().unwrap().failed();
         }
         assert_eq!(breaker.state(), BreakerState::Closed);
-        breaker.record_failure();
+        breaker.allow().unwrap().failed();
         assert_eq!(breaker.state(), BreakerState::Open);
-        assert!(!breaker.allow());
+        assert!(breaker.allow().is_none());
         std::thread::sleep(Duration::from_millis(60));
-        assert!(breaker.allow(), "one probe");
-        assert!(!breaker.allow(), "only one");
-        breaker.record_failure();
+        let probe = breaker.allow().expect("one probe");
+        assert!(breaker.allow().is_none(), "only one");
+        probe.failed();
         assert_eq!(
             breaker.state(),
             BreakerState::Open,
             "a failed probe reopens"
         );
         std::thread::sleep(Duration::from_millis(60));
-        assert!(breaker.allow());
-        breaker.record_success();
+        breaker.allow().unwrap().succeeded();
         assert_eq!(breaker.state(), BreakerState::Closed);
-        assert!(breaker.allow());
+        assert!(breaker.allow().is_some());
+    }
+
+    #[test]
+    fn an_abandoned_probe_lets_the_next_call_probe() {
+        let breaker = CircuitBreaker::new(1, Duration::from_millis(10));
+        breaker.allow().unwrap().failed();
+        std::thread::sleep(Duration::from_millis(20));
+        drop(breaker.allow().expect("a probe"));
+        assert!(breaker.allow().is_some(), "not stuck open");
     }
 }

@@ -15,23 +15,13 @@ use super::Product;
 pub const NOT_FOUND_TTL: Duration = Duration::from_secs(60);
 /// The catalog has 20 products; room for many more keeps memory bounded if it grows.
 const MAX_ENTRIES: usize = 10_000;
+/// Unknown ids live apart, so a flood of bad ids cannot push out the stale copies of real ones.
+const MAX_MISSING_ENTRIES: usize = 10_000;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Freshness {
     pub ttl: Duration,
     pub stale_for: Duration,
-}
-
-#[derive(Clone)]
-enum Known {
-    Product(Product),
-    Missing,
-}
-
-#[derive(Clone)]
-struct Entry {
-    known: Known,
-    stored_at: Instant,
 }
 
 /// The answer the cache can give for one id.
@@ -45,7 +35,8 @@ pub enum Lookup {
 
 pub struct ProductCache {
     freshness: Freshness,
-    products: Mutex<LruCache<i32, Entry>>,
+    products: Mutex<LruCache<i32, (Product, Instant)>>,
+    missing: Mutex<LruCache<i32, Instant>>,
     whole_catalog: Mutex<Option<(Arc<Vec<Product>>, Instant)>>,
 }
 
@@ -54,22 +45,30 @@ impl ProductCache {
         Self {
             freshness,
             products: Mutex::new(LruCache::new(MAX_ENTRIES)),
+            missing: Mutex::new(LruCache::new(MAX_MISSING_ENTRIES)),
             whole_catalog: Mutex::new(None),
         }
     }
 
     pub fn lookup(&self, id: i32) -> Lookup {
-        let entry = lock(&self.products).get(&id).cloned();
-        let Some(entry) = entry else {
-            return Lookup::Unknown;
-        };
-        let age = entry.stored_at.elapsed();
-        match entry.known {
-            Known::Product(product) if age < self.freshness.ttl => Lookup::Fresh(product),
-            Known::Product(product) if age < self.freshness.ttl + self.freshness.stale_for => {
+        let product = lock(&self.products).get(&id).cloned();
+        if let Some((product, stored_at)) = &product
+            && stored_at.elapsed() < self.freshness.ttl
+        {
+            return Lookup::Fresh(product.clone());
+        }
+        let missing_since = lock(&self.missing).get(&id).copied();
+        if missing_since
+            .is_some_and(|since| since.elapsed() < NOT_FOUND_TTL.min(self.freshness.ttl))
+        {
+            return Lookup::FreshlyMissing;
+        }
+        match product {
+            Some((product, stored_at))
+                if stored_at.elapsed() < self.freshness.ttl + self.freshness.stale_for =>
+            {
                 Lookup::Stale(product)
             }
-            Known::Missing if age < NOT_FOUND_TTL.min(self.freshness.ttl) => Lookup::FreshlyMissing,
             _ => Lookup::Unknown,
         }
     }
@@ -77,25 +76,15 @@ impl ProductCache {
     pub fn store(&self, products: &[Product]) {
         let now = Instant::now();
         let mut cache = lock(&self.products);
+        let mut missing = lock(&self.missing);
         for product in products {
-            cache.set(
-                product.id,
-                Entry {
-                    known: Known::Product(product.clone()),
-                    stored_at: now,
-                },
-            );
+            missing.remove(&product.id);
+            cache.set(product.id, (product.clone(), now));
         }
     }
 
     pub fn store_missing(&self, id: i32) {
-        lock(&self.products).set(
-            id,
-            Entry {
-                known: Known::Missing,
-                stored_at: Instant::now(),
-            },
-        );
+        lock(&self.missing).set(id, Instant::now());
     }
 
     /// The whole list, if fresh (`allow_stale` false) or still within its stale window.

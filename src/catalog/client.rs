@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -35,6 +35,25 @@ pub struct CatalogSettings {
     /// Consecutive failures that open the circuit, and how long it stays open.
     pub breaker_threshold: u32,
     pub breaker_cool_down: Duration,
+}
+
+/// One request's standing with the catalog. After a call of the request fails, its later
+/// misses fail at once instead of each waiting out a budget of its own: five aliased
+/// `addFavorite`s against a hanging catalog cost one budget, not five. Cached data is still
+/// served.
+#[derive(Debug, Default)]
+pub struct RequestBudget {
+    failed: AtomicBool,
+}
+
+impl RequestBudget {
+    fn spent(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    fn fail(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]
@@ -98,7 +117,11 @@ impl Catalog {
     }
 
     /// One product, or `None` when the catalog has no such product.
-    pub async fn product(&self, id: i32) -> Result<Option<Product>, CatalogError> {
+    pub async fn product(
+        &self,
+        id: i32,
+        budget: &RequestBudget,
+    ) -> Result<Option<Product>, CatalogError> {
         if id < 1 {
             // FakeStoreAPI ids start at 1; nothing below can exist, so do not ask.
             return Ok(None);
@@ -109,13 +132,17 @@ impl Catalog {
             Lookup::Stale(_) | Lookup::Unknown => {
                 self.inner
                     .product_flights
-                    .run(id, || self.fetch_product(id))
+                    .run(id, || self.fetch_product(id, budget))
                     .await
             }
         }
     }
 
-    async fn fetch_product(&self, id: i32) -> Result<Option<Product>, CatalogError> {
+    async fn fetch_product(
+        &self,
+        id: i32,
+        budget: &RequestBudget,
+    ) -> Result<Option<Product>, CatalogError> {
         let stale = match self.inner.cache.lookup(id) {
             // A flight that ended since our own look-up may have filled the cache.
             Lookup::Fresh(product) => return Ok(Some(product)),
@@ -124,7 +151,7 @@ impl Catalog {
             Lookup::Unknown => None,
         };
         let fetched = self
-            .get::<Product>(&format!("/products/{id}"))
+            .get::<Product>(&format!("/products/{id}"), budget)
             .await
             .and_then(|product| match product {
                 Some(product) if product.id != id => Err(CatalogError::InvalidBody(format!(
@@ -158,6 +185,7 @@ impl Catalog {
     pub async fn products_by_ids(
         &self,
         ids: &[i32],
+        budget: &RequestBudget,
     ) -> HashMap<i32, Result<Product, CatalogError>> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
@@ -173,7 +201,7 @@ impl Catalog {
         }
         if missing.len() <= MAX_SINGLE_FETCHES {
             for id in missing {
-                match self.product(id).await {
+                match self.product(id, budget).await {
                     Ok(Some(product)) => {
                         found.insert(id, Ok(product));
                     }
@@ -185,7 +213,7 @@ impl Catalog {
             }
             return found;
         }
-        match self.all_products().await {
+        match self.all_products(budget).await {
             Ok(all) => {
                 for product in all.iter().filter(|product| missing.contains(&product.id)) {
                     found.insert(product.id, Ok(product.clone()));
@@ -210,23 +238,29 @@ impl Catalog {
     }
 
     /// The whole catalog, in the catalog's order.
-    pub async fn all_products(&self) -> Result<Arc<Vec<Product>>, CatalogError> {
+    pub async fn all_products(
+        &self,
+        budget: &RequestBudget,
+    ) -> Result<Arc<Vec<Product>>, CatalogError> {
         if let Some(all) = self.inner.cache.whole_catalog(false) {
             return Ok(all);
         }
         self.inner
             .catalog_flights
-            .run((), || self.fetch_catalog())
+            .run((), || self.fetch_catalog(budget))
             .await
     }
 
-    async fn fetch_catalog(&self) -> Result<Arc<Vec<Product>>, CatalogError> {
+    async fn fetch_catalog(
+        &self,
+        budget: &RequestBudget,
+    ) -> Result<Arc<Vec<Product>>, CatalogError> {
         if let Some(all) = self.inner.cache.whole_catalog(false) {
             return Ok(all);
         }
         // Unlike a single product, the list cannot be "not found": an empty answer is a fault,
         // and caching it would hide every product for a whole TTL.
-        let fetched = match self.get::<Vec<Product>>("/products").await {
+        let fetched = match self.get::<Vec<Product>>("/products", budget).await {
             Ok(Some(products)) if !products.is_empty() => Ok(Arc::new(products)),
             Ok(_) => Err(CatalogError::InvalidBody(
                 "the product list is empty".to_owned(),
@@ -256,10 +290,18 @@ impl Catalog {
     /// GETs `path` and reads a `T`, through the breaker, within the call's budget, retrying
     /// once. FakeStoreAPI answers an unknown id with 200 and an empty body (sometimes `null`);
     /// that, like a 404, is `Ok(None)`.
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, CatalogError> {
-        if !self.inner.breaker.allow() {
-            return Err(CatalogError::CircuitOpen);
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        budget: &RequestBudget,
+    ) -> Result<Option<T>, CatalogError> {
+        if budget.spent() {
+            return Err(CatalogError::FailedEarlierInRequest);
         }
+        let Some(permit) = self.inner.breaker.allow() else {
+            budget.fail();
+            return Err(CatalogError::CircuitOpen);
+        };
         let deadline = Instant::now() + self.inner.timeout;
         let mut outcome = self.attempt(path, deadline).await;
         if outcome.as_ref().is_err_and(CatalogError::is_transient)
@@ -268,8 +310,11 @@ impl Catalog {
             outcome = self.attempt(path, deadline).await;
         }
         match &outcome {
-            Ok(_) => self.inner.breaker.record_success(),
-            Err(_) => self.inner.breaker.record_failure(),
+            Ok(_) => permit.succeeded(),
+            Err(_) => {
+                permit.failed();
+                budget.fail();
+            }
         }
         outcome
     }
@@ -296,7 +341,7 @@ impl Catalog {
             if !status.is_success() {
                 return Err(CatalogError::Status(status.as_u16()));
             }
-            let body = response.bytes().await.map_err(CatalogError::transport)?;
+            let body = read_capped(response).await?;
             let trimmed = body.trim_ascii();
             if trimmed.is_empty() || trimmed == b"null" {
                 return Ok(None);
@@ -309,4 +354,25 @@ impl Catalog {
             .await
             .unwrap_or(Err(CatalogError::Timeout))
     }
+}
+
+/// The catalog's whole list is about 10 KiB; anything near this is not a catalog answer.
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, CatalogError> {
+    let too_large = || CatalogError::InvalidBody(format!("larger than {MAX_RESPONSE_BYTES} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(CatalogError::transport)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -14,6 +14,8 @@ pub enum CatalogError {
     InvalidBody(String),
     #[error("catalog circuit is open after repeated failures")]
     CircuitOpen,
+    #[error("catalog not asked: an earlier call of this request failed")]
+    FailedEarlierInRequest,
 }
 
 impl CatalogError {
@@ -26,7 +28,10 @@ impl CatalogError {
         match self {
             Self::Transport(_) => true,
             Self::Status(status) => *status >= 500 || *status == 429,
-            Self::Timeout | Self::InvalidBody(_) | Self::CircuitOpen => false,
+            Self::Timeout
+            | Self::InvalidBody(_)
+            | Self::CircuitOpen
+            | Self::FailedEarlierInRequest => false,
         }
     }
 }

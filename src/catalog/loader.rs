@@ -1,8 +1,9 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
-use super::{Catalog, CatalogError, Product};
+use super::{Catalog, CatalogError, Product, RequestBudget};
 
 /// Batches the product lookups of one request. Build one per request: a DataLoader keeps what
 /// it loaded for its whole life, and the catalog's cache is where freshness is decided.
@@ -11,11 +12,12 @@ use super::{Catalog, CatalogError, Product};
 /// others of its batch down with it.
 pub struct ProductLoader {
     catalog: Catalog,
+    budget: Arc<RequestBudget>,
 }
 
 impl ProductLoader {
-    pub fn new(catalog: Catalog) -> Self {
-        Self { catalog }
+    pub fn new(catalog: Catalog, budget: Arc<RequestBudget>) -> Self {
+        Self { catalog, budget }
     }
 }
 
@@ -27,6 +29,6 @@ impl Loader<i32> for ProductLoader {
         &self,
         ids: &[i32],
     ) -> Result<HashMap<i32, Result<Product, CatalogError>>, Self::Error> {
-        Ok(self.catalog.products_by_ids(ids).await)
+        Ok(self.catalog.products_by_ids(ids, &self.budget).await)
     }
 }

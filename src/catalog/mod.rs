@@ -10,7 +10,7 @@ mod model;
 mod single_flight;
 
 pub use breaker::BreakerState;
-pub use client::{Catalog, CatalogSettings};
+pub use client::{Catalog, CatalogSettings, RequestBudget};
 pub use error::CatalogError;
 pub use loader::ProductLoader;
 pub use model::{Product, Rating};

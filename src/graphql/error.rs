@@ -13,6 +13,7 @@ use async_graphql::{
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use super::document_guard;
 use crate::auth::AuthError;
 use crate::catalog::CatalogError;
 use crate::db::RepoError;
@@ -282,10 +283,48 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut error| {
+        let refuse = |code: &str, message: String| {
+            let mut error = ServerError::new(message, None);
+            set_code(&mut error, code);
+            Err(error)
+        };
+        // Before the parser sees it: the parser recurses once per level.
+        if document_guard::nesting_depth(query, document_guard::MAX_NESTING)
+            > document_guard::MAX_NESTING
+        {
+            return refuse(
+                code::GRAPHQL_PARSE_FAILED,
+                format!(
+                    "the document nests deeper than {} levels",
+                    document_guard::MAX_NESTING
+                ),
+            );
+        }
+        let document = next.run(ctx, query, variables).await.map_err(|mut error| {
             set_code(&mut error, code::GRAPHQL_PARSE_FAILED);
             error
-        })
+        })?;
+        // Before validation sees it: validation walks every fragment spread in full.
+        let size = document_guard::expansion(&document);
+        if size.fields > document_guard::MAX_EXPANDED_FIELDS {
+            return refuse(
+                code::GRAPHQL_VALIDATION_FAILED,
+                format!(
+                    "the document expands to more than {} fields",
+                    document_guard::MAX_EXPANDED_FIELDS
+                ),
+            );
+        }
+        if size.introspection_fields > document_guard::MAX_INTROSPECTION_FIELDS {
+            return refuse(
+                code::GRAPHQL_VALIDATION_FAILED,
+                format!(
+                    "a document may hold at most {} introspection fields",
+                    document_guard::MAX_INTROSPECTION_FIELDS
+                ),
+            );
+        }
+        Ok(document)
     }
 
     async fn validation(
@@ -295,7 +334,7 @@ impl Extension for ErrorCodesExtension {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         next.run(ctx).await.map_err(|mut errors| {
             for error in &mut errors {
-                let code = if is_input_value_error(&error.message) {
+                let code = if error.message.starts_with("Invalid value for argument") {
                     code::BAD_USER_INPUT
                 } else {
                     code::GRAPHQL_VALIDATION_FAILED

@@ -8,7 +8,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::catalog::{Catalog, ProductLoader};
+use crate::catalog::{Catalog, ProductLoader, RequestBudget};
 use crate::db::RepoError;
 use crate::db::repositories::clients;
 use crate::db::repositories::favorites::{self, Favorite};
@@ -52,17 +52,24 @@ pub struct RequestLoaders {
     pub clients: Arc<DataLoader<ClientLoader>>,
     pub favorites: Arc<DataLoader<FavoritesLoader>>,
     pub products: Arc<DataLoader<ProductLoader>>,
+    /// Shared by every catalog call of the request, the loader's included.
+    pub catalog_budget: Arc<RequestBudget>,
 }
 
 impl RequestLoaders {
     pub fn new(db: DatabaseConnection, catalog: Catalog) -> Self {
+        let catalog_budget = Arc::new(RequestBudget::default());
         Self {
             clients: Arc::new(DataLoader::new(
                 ClientLoader { db: db.clone() },
                 tokio::spawn,
             )),
             favorites: Arc::new(DataLoader::new(FavoritesLoader { db }, tokio::spawn)),
-            products: Arc::new(DataLoader::new(ProductLoader::new(catalog), tokio::spawn)),
+            products: Arc::new(DataLoader::new(
+                ProductLoader::new(catalog, Arc::clone(&catalog_budget)),
+                tokio::spawn,
+            )),
+            catalog_budget,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The GraphQL API: schema, types, guards, loaders and the mapping of errors to codes.
 
+mod document_guard;
 pub mod error;
 pub mod guards;
 pub mod loaders;
@@ -31,7 +32,8 @@ pub mod limits {
     /// do not.
     pub const MAX_COMPLEXITY: usize = 16_000;
     pub const MAX_DIRECTIVES_PER_FIELD: usize = 8;
-    /// How deep the parser may recurse (nested lists and objects in values included).
+    /// How deep async-graphql may recurse through selections. Values nested in the text are
+    /// bounded before parsing, by `document_guard::MAX_NESTING`.
     pub const MAX_RECURSIVE_DEPTH: usize = 32;
 }
 

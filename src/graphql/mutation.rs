@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::guards::{AdminGuard, ClientAddress};
+use super::loaders::RequestLoaders;
 use super::types::{AccessToken, Client, CreateClientInput, UpdateClientInput};
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
@@ -99,8 +100,9 @@ impl MutationRoot {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(ApiError::client_not_found)?;
+        let budget = &ctx.data::<RequestLoaders>()?.catalog_budget;
         catalog
-            .product(product_id)
+            .product(product_id, budget)
             .await
             .map_err(ApiError::from)?
             .ok_or(ApiError::ProductNotFound(product_id))?;

@@ -114,7 +114,8 @@ impl QueryRoot {
     #[graphql(guard = "AdminGuard")]
     async fn product(&self, ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Product>> {
         let catalog = ctx.data::<Catalog>()?;
-        let product = catalog.product(id).await.map_err(ApiError::from)?;
+        let budget = &ctx.data::<RequestLoaders>()?.catalog_budget;
+        let product = catalog.product(id, budget).await.map_err(ApiError::from)?;
         Ok(product.map(Product::from))
     }
 
@@ -122,7 +123,8 @@ impl QueryRoot {
     #[graphql(guard = "AdminGuard", complexity = "1 + 20 * child_complexity")]
     async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
         let catalog = ctx.data::<Catalog>()?;
-        let products = catalog.all_products().await.map_err(ApiError::from)?;
+        let budget = &ctx.data::<RequestLoaders>()?.catalog_budget;
+        let products = catalog.all_products(budget).await.map_err(ApiError::from)?;
         Ok(products.iter().cloned().map(Product::from).collect())
     }
 }

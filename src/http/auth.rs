@@ -30,13 +30,11 @@ pub async fn master_token(
     let Json(credentials) = match credentials {
         Ok(credentials) => credentials,
         Err(rejection) => {
+            tracing::debug!(error = %rejection.body_text(), "bad credentials body");
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "BAD_USER_INPUT",
-                &format!(
-                    "expected a JSON body {{\"username\", \"password\"}}: {}",
-                    rejection.body_text()
-                ),
+                "expected a JSON body {\"username\": string, \"password\": string}",
             );
         }
     };

@@ -37,6 +37,15 @@ pub async fn graphql_handler(
         Err(rejection) => return bad_request(&rejection),
     };
     if let BatchRequest::Batch(operations) = &request
+        && operations.is_empty()
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_REQUEST,
+            "an empty batch holds no operation",
+        );
+    }
+    if let BatchRequest::Batch(operations) = &request
         && operations.len() > state.limits.max_batch_size
     {
         return error_response(
@@ -75,10 +84,13 @@ fn caller(headers: &HeaderMap, state: &AppState) -> Caller {
 
 /// A body that is not a GraphQL request at all (not JSON, no `query`...): still a GraphQL-shaped
 /// answer with a code.
+/// The parser's own words name Rust types ("untagged enum BatchRequest"): log them, and tell the
+/// caller what a request looks like instead.
 fn bad_request(rejection: &GraphQLRejection) -> Response {
+    tracing::debug!(error = %rejection.0, "not a GraphQL request");
     error_response(
         StatusCode::BAD_REQUEST,
         code::BAD_REQUEST,
-        &format!("invalid GraphQL request: {}", rejection.0),
+        "not a GraphQL request: send a JSON object {\"query\", \"variables\", \"operationName\"} or an array of them",
     )
 }

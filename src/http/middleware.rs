@@ -17,9 +17,22 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     (status, axum::Json(body)).into_response()
 }
 
-/// Refuses bodies over `limit` bytes with 413, before anything parses them. The GraphQL
-/// extractor reads the body as a stream, so axum's own default limit does not apply to it.
-pub async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// How long the caller may take to send the body.
+    pub read_timeout: Duration,
+}
+
+/// Reads the body before anything parses it: over `max_bytes` is 413, slower than
+/// `read_timeout` is 408 (the caller's doing, so not a 5xx). The GraphQL extractor reads the
+/// body as a stream, so axum's own default limit does not apply to it.
+pub async fn limit_body(
+    State(limits): State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = limits.max_bytes;
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -36,12 +49,17 @@ pub async fn limit_body(State(limit): State<usize>, request: Request, next: Next
         return too_large();
     }
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => {
+    match tokio::time::timeout(limits.read_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(_) => too_large(),
+        Ok(Err(_)) => too_large(),
+        Err(_) => error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            "BODY_TIMEOUT",
+            "the request body took too long to arrive",
+        ),
     }
 }
 
@@ -79,6 +97,19 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
             )
         }
     }
+}
+
+/// Routes and methods that do not exist still answer JSON with a code.
+pub async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}
+
+pub async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this route does not take that method",
+    )
 }
 
 /// For `tower_http::catch_panic`: the panicking request gets a coded 500, the server goes on.

@@ -42,25 +42,33 @@ pub struct HttpLimits {
 
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
+    // Layers run outside in: the last added runs first. So a request meets the content-type
+    // check, then the body limit (which reads the body, under its own timeout), and only then
+    // the deadline for the work itself.
     let api = Router::new()
         .route(
             "/graphql",
             get(graphql::graphiql).post(graphql::graphql_handler),
         )
         .route("/api/v1/auth/master-token", post(auth::master_token))
-        .layer(axum::middleware::from_fn(middleware::require_json))
-        .layer(axum::middleware::from_fn_with_state(
-            limits.max_body_bytes,
-            middleware::limit_body,
-        ));
-    Router::new()
-        .merge(api)
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
             middleware::deadline,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            middleware::BodyLimits {
+                max_bytes: limits.max_body_bytes,
+                read_timeout: limits.request_timeout,
+            },
+            middleware::limit_body,
+        ))
+        .layer(axum::middleware::from_fn(middleware::require_json));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -3,6 +3,7 @@
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -14,6 +15,9 @@ use crate::catalog::{Catalog, CatalogError, CatalogSettings};
 use crate::config::Settings;
 use crate::db::{self, DatabaseSettings, StatementCounter};
 use crate::graphql::{SchemaOptions, build_schema};
+
+/// How long shutdown waits for the pool to close its connections.
+const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -158,8 +162,11 @@ impl Application {
                 }
             }
         }
-        if let Err(error) = db.close().await {
-            tracing::warn!(%error, "closing the database pool failed");
+        // A connection stuck in a statement would make `close` wait for ever.
+        match tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "closing the database pool failed"),
+            Err(_) => tracing::warn!("closing the database pool timed out"),
         }
         tracing::info!("stopped");
         Ok(())
