@@ -37,15 +37,6 @@ pub async fn graphql_handler(
         Err(rejection) => return bad_request(&rejection),
     };
     if let BatchRequest::Batch(operations) = &request
-        && operations.is_empty()
-    {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            code::BAD_REQUEST,
-            "an empty batch holds no operation",
-        );
-    }
-    if let BatchRequest::Batch(operations) = &request
         && operations.len() > state.limits.max_batch_size
     {
         return error_response(

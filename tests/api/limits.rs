@@ -239,3 +239,126 @@ async fn no_request_outlives_the_request_timeout() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn documents_built_to_exhaust_the_server_are_refused_and_it_goes_on() {
+    each_backend(|app| async move {
+        // Thousands of nested brackets once overflowed a worker's stack and aborted the process.
+        for depth in [100, 2_000, 20_000] {
+            let query = format!(
+                "{{ __typename @skip(if: {}true{}) }}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let body = app.graphql_as(None, &query, json!({})).await;
+            assert_eq!(
+                error_codes(&body),
+                ["GRAPHQL_PARSE_FAILED"],
+                "depth {depth}"
+            );
+            let query = format!(
+                "{{ product(id: {}1{}) {{ id }} }}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let body = app.graphql(&query, json!({})).await;
+            assert_eq!(
+                error_codes(&body),
+                ["GRAPHQL_PARSE_FAILED"],
+                "depth {depth}"
+            );
+        }
+        // A fragment that doubles at every level: 2^24 fields once expanded (and within the
+        // 32 levels of spreads async-graphql's own recursion limit allows).
+        let mut bomb = String::from("{ ...F0 } ");
+        for level in 0..24 {
+            bomb.push_str(&format!(
+                "fragment F{level} on Query {{ ...F{next} ...F{next} }} ",
+                next = level + 1
+            ));
+        }
+        bomb.push_str("fragment F24 on Query { __typename }");
+        let body = app.graphql_as(None, &bomb, json!({})).await;
+        assert_eq!(error_codes(&body), ["GRAPHQL_VALIDATION_FAILED"], "{body}");
+        // Introspection answers are large; a handful per document is plenty.
+        let many = format!(
+            "{{ {} }}",
+            (0..10)
+                .map(|i| format!("s{i}: __schema {{ types {{ name }} }}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let body = app.graphql_as(None, &many, json!({})).await;
+        assert_eq!(error_codes(&body), ["GRAPHQL_VALIDATION_FAILED"], "{body}");
+        // Still serving.
+        let alive = app.graphql_as(None, INTROSPECTION, json!({})).await;
+        assert!(alive.get("errors").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_and_odd_bodies_answer_with_codes() {
+    each_backend(|app| async move {
+        let response = app
+            .http
+            .get(format!("{}/nope", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_codes(&body), ["NOT_FOUND"]);
+        let response = app
+            .http
+            .delete(format!("{}/graphql", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_codes(&body), ["METHOD_NOT_ALLOWED"]);
+        // serde reads `[]` as a request with every field absent: an empty document.
+        let (_, body) = app.post_graphql(Some(&app.token), &json!([])).await;
+        assert_eq!(error_codes(&body), ["GRAPHQL_PARSE_FAILED"]);
+        let (status, body) = app.post_graphql(Some(&app.token), &json!(42)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            !message.contains("enum") && !message.contains("struct"),
+            "{message}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_gets_408_not_a_5xx() {
+    each_backend_with(
+        Options {
+            request_timeout: std::time::Duration::from_millis(400),
+            ..Options::default()
+        },
+        |app| async move {
+            let chunks = futures::stream::unfold(0, |sent| async move {
+                if sent == 3 {
+                    return None;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                Some((Ok::<_, std::io::Error>(b" ".to_vec()), sent + 1))
+            });
+            let response = app
+                .http
+                .post(format!("{}/graphql", app.address))
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(chunks))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(error_codes(&body), ["BODY_TIMEOUT"]);
+        },
+    )
+    .await;
+}

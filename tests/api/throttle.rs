@@ -80,12 +80,40 @@ async fn aliases_and_batches_count_every_attempt() {
         assert_eq!(codes.iter().filter(|code| *code == "UNAUTHENTICATED").count(), 10, "{body}");
         assert_eq!(codes.iter().filter(|code| *code == "RATE_LIMITED").count(), 2, "{body}");
 
-        let (_, batch) = app
-            .post_graphql(None, &Value::Array(vec![json!({ "query": LOGIN, "variables": { "u": ADMIN, "p": PASSWORD } }); 3]))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_operation_of_a_batch_counts() {
+    each_backend(|app| async move {
+        let attempt = json!({ "query": LOGIN, "variables": { "u": ADMIN, "p": "wrong" } });
+        let (_, first) = app
+            .post_graphql(None, &Value::Array(vec![attempt.clone(); 8]))
             .await;
-        for response in batch.as_array().unwrap() {
-            assert_eq!(error_codes(response), ["RATE_LIMITED"], "{response}");
-        }
+        let (_, second) = app
+            .post_graphql(None, &Value::Array(vec![attempt; 4]))
+            .await;
+        let codes: Vec<String> = first
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(second.as_array().unwrap())
+            .flat_map(error_codes)
+            .collect();
+        assert_eq!(
+            codes
+                .iter()
+                .filter(|code| *code == "UNAUTHENTICATED")
+                .count(),
+            10,
+            "{codes:?}"
+        );
+        assert_eq!(
+            codes.iter().filter(|code| *code == "RATE_LIMITED").count(),
+            2,
+            "{codes:?}"
+        );
     })
     .await;
 }
