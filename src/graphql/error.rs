@@ -185,17 +185,25 @@ pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
 ///   nullable parent `null` (or all of `data`), with the error in `errors`. async-graphql 7
 ///   instead leaves a failed field out of its object, which typed clients read as a malformed
 ///   answer.
-pub struct ErrorCodes;
+pub struct ErrorCodes {
+    /// With introspection off, a document that asks for it is refused with a code, rather
+    /// than answered with a silent null.
+    pub introspection: bool,
+}
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension::default())
+        Arc::new(ErrorCodesExtension {
+            introspection: self.introspection,
+            ..ErrorCodesExtension::default()
+        })
     }
 }
 
 /// One per request (async-graphql creates extensions per request, batch items included).
 #[derive(Default)]
 struct ErrorCodesExtension {
+    introspection: bool,
     /// Errors of nullable fields that we turned into `null`: async-graphql no longer sees them.
     errors_of_nulled_fields: Mutex<Vec<ServerError>>,
     /// Paths of fields whose value must be discarded because a non-null field inside failed.
@@ -312,6 +320,12 @@ impl Extension for ErrorCodesExtension {
                         "the document expands to more than {} fields",
                         document_guard::MAX_EXPANDED_FIELDS
                     ),
+                );
+            }
+            if size.introspection_fields > 0 && !self.introspection {
+                return refuse(
+                    code::GRAPHQL_VALIDATION_FAILED,
+                    "introspection is disabled on this server".to_owned(),
                 );
             }
             if size.introspection_fields > document_guard::MAX_INTROSPECTION_FIELDS {

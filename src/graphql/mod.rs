@@ -53,7 +53,10 @@ pub fn build_schema(
     authenticator: Authenticator,
     options: SchemaOptions,
 ) -> AppSchema {
-    let mut builder = schema_builder().data(db).data(catalog).data(authenticator);
+    let mut builder = schema_builder(options)
+        .data(db)
+        .data(catalog)
+        .data(authenticator);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -62,12 +65,20 @@ pub fn build_schema(
 
 /// The schema without data: enough to print the SDL.
 pub fn sdl() -> String {
-    schema_builder().finish().sdl()
+    schema_builder(SchemaOptions {
+        introspection: true,
+    })
+    .finish()
+    .sdl()
 }
 
-fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn schema_builder(
+    options: SchemaOptions,
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .extension(error::ErrorCodes)
+        .extension(error::ErrorCodes {
+            introspection: options.introspection,
+        })
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)

@@ -16,6 +16,9 @@ use crate::helpers::{Backend, Options, backends, error_codes, run_on};
 struct DbProxy {
     address: SocketAddr,
     up: Arc<AtomicBool>,
+    /// When down: hold new connections open without an answer, as a host that vanished would,
+    /// instead of closing them.
+    blackhole: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -24,12 +27,23 @@ impl DbProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
+        let blackhole = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (up_flag, tasks) = (Arc::clone(&up), Arc::clone(&connections));
+        let (up_flag, blackhole_flag, tasks) = (
+            Arc::clone(&up),
+            Arc::clone(&blackhole),
+            Arc::clone(&connections),
+        );
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if !up_flag.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection is refused as soon as it opens
+                    if blackhole_flag.load(Ordering::SeqCst) {
+                        tasks.lock().unwrap().push(tokio::spawn(async move {
+                            let _held = client;
+                            std::future::pending::<()>().await;
+                        }));
+                    }
+                    continue; // otherwise dropped: closed as soon as it opens
                 }
                 tasks.lock().unwrap().push(tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(upstream).await {
@@ -41,6 +55,7 @@ impl DbProxy {
         Self {
             address,
             up,
+            blackhole,
             connections,
         }
     }
@@ -53,7 +68,17 @@ impl DbProxy {
         }
     }
 
+    /// The database host vanishes: open connections are cut, new ones get no answer at all.
+    fn vanish(&self) {
+        self.blackhole.store(true, Ordering::SeqCst);
+        self.go_down();
+    }
+
     fn come_back(&self) {
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+        self.blackhole.store(false, Ordering::SeqCst);
         self.up.store(true, Ordering::SeqCst);
     }
 }
@@ -125,6 +150,27 @@ async fn requests_fail_fast_while_postgres_is_down_and_recover_after() {
                 assert_eq!(data["client"]["favorites"]["nodes"][0]["productId"], 4);
                 let count = app.data("{ clients { totalCount } }", json!({})).await;
                 assert_eq!(count["clients"]["totalCount"], 1, "the refused write did not happen");
+
+                // A host that vanishes answers nothing: the wait is bounded by the acquire
+                // timeout (1 s here), not by TCP's own minutes.
+                proxy.vanish();
+                let started = Instant::now();
+                let body = app.graphql("{ clients { totalCount } }", json!({})).await;
+                let elapsed = started.elapsed();
+                eprintln!("a request while PostgreSQL was unreachable took {elapsed:?}");
+                assert_eq!(error_codes(&body), ["DATABASE_UNAVAILABLE"], "{body}");
+                assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+                proxy.come_back();
+                let deadline = Instant::now() + Duration::from_secs(15);
+                loop {
+                    let body = app.graphql("{ clients { totalCount } }", json!({})).await;
+                    if error_codes(&body).is_empty() {
+                        assert_eq!(body["data"]["clients"]["totalCount"], 1);
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "no recovery: {body}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
         })
         .await;

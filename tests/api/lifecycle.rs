@@ -1,4 +1,4 @@
-//! The real binary under SIGTERM: in-flight requests finish, then it exits 0.
+//! The real binary under SIGTERM and SIGINT: in-flight requests finish, then it exits 0.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -19,6 +19,15 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    stop_with("-TERM").await;
+}
+
+#[tokio::test]
+async fn sigint_does_the_same() {
+    stop_with("-INT").await;
+}
+
+async fn stop_with(signal: &str) {
     let catalog = FakeCatalog::start().await;
     let slow = Duration::from_millis(1_500);
     let product = fixture_products()[6].to_string();
@@ -82,7 +91,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = server.id().expect("still running").to_string();
     let killed = Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([signal, &pid])
         .status()
         .await
         .unwrap();
