@@ -261,9 +261,14 @@ impl Extension for ErrorCodesExtension {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let nullable = !info.return_type.ends_with('!');
-        let path = info.path_node.to_string_vec();
+        let path_node = info.path_node;
         let result = next.run(ctx, info).await;
-        let child_failed = lock(&self.failed_fields).remove(&path);
+        // This runs for every field of every answer: the path is only spelled out (one
+        // allocation per segment) when something failed.
+        let child_failed = {
+            let mut failed = lock(&self.failed_fields);
+            !failed.is_empty() && failed.remove(&path_node.to_string_vec())
+        };
         match result {
             Err(error) if nullable => {
                 lock(&self.errors_of_nulled_fields).push(error);
@@ -271,13 +276,13 @@ impl Extension for ErrorCodesExtension {
             }
             Err(error) => {
                 // async-graphql records the error and drops the field; its parent must go too.
-                self.fail_enclosing_field(path);
+                self.fail_enclosing_field(path_node.to_string_vec());
                 Err(error)
             }
             Ok(_) if child_failed && nullable => Ok(Some(Value::Null)),
             Ok(value) => {
                 if child_failed {
-                    self.fail_enclosing_field(path);
+                    self.fail_enclosing_field(path_node.to_string_vec());
                 }
                 Ok(value)
             }
