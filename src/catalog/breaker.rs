@@ -18,8 +18,9 @@ struct State {
     probe_in_flight: bool,
 }
 
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BreakerState {
+enum BreakerState {
     Closed,
     Open,
     HalfOpen,
@@ -81,7 +82,8 @@ impl CircuitBreaker {
         self.lock().probe_in_flight = false;
     }
 
-    pub fn state(&self) -> BreakerState {
+    #[cfg(test)]
+    fn state(&self) -> BreakerState {
         let state = self.lock();
         match state.open_until {
             None => BreakerState::Closed,

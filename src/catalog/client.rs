@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::breaker::{BreakerState, CircuitBreaker};
+use super::breaker::CircuitBreaker;
 use super::cache::{Freshness, Lookup, ProductCache};
 use super::single_flight::SingleFlight;
 use super::{CatalogError, Product};
@@ -69,7 +69,6 @@ struct Inner {
     breaker: CircuitBreaker,
     product_flights: SingleFlight<i32, Result<Option<Product>, CatalogError>>,
     catalog_flights: SingleFlight<(), Result<Arc<Vec<Product>>, CatalogError>>,
-    upstream_calls: AtomicU64,
     stale_serves: AtomicU64,
 }
 
@@ -96,24 +95,9 @@ impl Catalog {
                 ),
                 product_flights: SingleFlight::new(),
                 catalog_flights: SingleFlight::new(),
-                upstream_calls: AtomicU64::new(0),
                 stale_serves: AtomicU64::new(0),
             }),
         })
-    }
-
-    /// How many requests this catalog has sent upstream (retries included).
-    pub fn upstream_calls(&self) -> u64 {
-        self.inner.upstream_calls.load(Ordering::Relaxed)
-    }
-
-    /// How many times a stale copy stood in for a failed upstream call.
-    pub fn stale_serves(&self) -> u64 {
-        self.inner.stale_serves.load(Ordering::Relaxed)
-    }
-
-    pub fn breaker_state(&self) -> BreakerState {
-        self.inner.breaker.state()
     }
 
     /// One product, or `None` when the catalog has no such product.
@@ -282,9 +266,11 @@ impl Catalog {
         }
     }
 
+    /// Logs each stale serve with the running total, so operators can see how often the
+    /// catalog's failures were papered over (a `/metrics` endpoint can read the same counter).
     fn served_stale(&self, error: &CatalogError, products: usize) {
-        self.inner.stale_serves.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(%error, products, "catalog failed; serving stale product data");
+        let total = self.inner.stale_serves.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(%error, products, stale_serves_total = total, "catalog failed; serving stale product data");
     }
 
     /// GETs `path` and reads a `T`, through the breaker, within the call's budget, retrying
@@ -324,7 +310,6 @@ impl Catalog {
         path: &str,
         deadline: Instant,
     ) -> Result<Option<T>, CatalogError> {
-        self.inner.upstream_calls.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}{}", self.inner.base_url, path);
         let call = async {
             let response = self

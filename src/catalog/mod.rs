@@ -9,7 +9,6 @@ mod loader;
 mod model;
 mod single_flight;
 
-pub use breaker::BreakerState;
 pub use client::{Catalog, CatalogSettings, RequestBudget};
 pub use error::CatalogError;
 pub use loader::ProductLoader;

@@ -1,5 +1,3 @@
-use std::fmt;
-
 /// Why a value was refused; the message is safe to show to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -95,12 +93,6 @@ impl ClientEmail {
 
     pub fn into_inner(self) -> String {
         self.0
-    }
-}
-
-impl fmt::Display for ClientEmail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

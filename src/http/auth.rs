@@ -13,6 +13,7 @@ use serde_json::json;
 use super::AppState;
 use super::client_address::client_address;
 use crate::auth::AuthError;
+use crate::graphql::error::code;
 use crate::graphql::error::retry_after_seconds;
 
 #[derive(Deserialize)]
@@ -33,7 +34,7 @@ pub async fn master_token(
             tracing::debug!(error = %rejection.body_text(), "bad credentials body");
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "BAD_USER_INPUT",
+                code::BAD_USER_INPUT,
                 "expected a JSON body {\"username\": string, \"password\": string}",
             );
         }
@@ -53,7 +54,7 @@ pub async fn master_token(
         Err(AuthError::InvalidCredentials) => {
             let mut response = error(
                 StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
+                code::UNAUTHENTICATED,
                 "invalid username or password",
             );
             response
@@ -65,7 +66,7 @@ pub async fn master_token(
             let seconds = retry_after_seconds(retry_after);
             let mut response = error(
                 StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
+                code::RATE_LIMITED,
                 &format!("too many failed logins, retry in {seconds} s"),
             );
             response
@@ -77,7 +78,7 @@ pub async fn master_token(
             tracing::error!(error = %other, "token issue failed");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
+                code::INTERNAL_SERVER_ERROR,
                 "internal server error",
             )
         }

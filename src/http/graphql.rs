@@ -41,7 +41,7 @@ pub async fn graphql_handler(
     {
         return error_response(
             StatusCode::BAD_REQUEST,
-            "BATCH_TOO_LARGE",
+            code::BATCH_TOO_LARGE,
             &format!(
                 "a batch may hold at most {} operations, this one has {}",
                 state.limits.max_batch_size,

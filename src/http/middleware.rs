@@ -11,6 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::graphql::error::code;
+
 /// A GraphQL-shaped error answer, so every client finds `extensions.code` whatever failed.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
@@ -36,7 +38,7 @@ pub async fn limit_body(
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            code::PAYLOAD_TOO_LARGE,
             &format!("request bodies are limited to {limit} bytes"),
         )
     };
@@ -57,7 +59,7 @@ pub async fn limit_body(
         Ok(Err(_)) => too_large(),
         Err(_) => error_response(
             StatusCode::REQUEST_TIMEOUT,
-            "BODY_TIMEOUT",
+            code::BODY_TIMEOUT,
             "the request body took too long to arrive",
         ),
     }
@@ -76,7 +78,7 @@ pub async fn require_json(request: Request, next: Next) -> Response {
         if !is_json {
             return error_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
+                code::UNSUPPORTED_MEDIA_TYPE,
                 "send the request as application/json",
             );
         }
@@ -92,7 +94,7 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
             tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
             error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "REQUEST_TIMEOUT",
+                code::REQUEST_TIMEOUT,
                 "the request took too long, try again later",
             )
         }
@@ -101,13 +103,13 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
 
 /// Routes and methods that do not exist still answer JSON with a code.
 pub async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+    error_response(StatusCode::NOT_FOUND, code::NOT_FOUND, "no such route")
 }
 
 pub async fn method_not_allowed() -> Response {
     error_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
+        code::METHOD_NOT_ALLOWED,
         "this route does not take that method",
     )
 }
@@ -122,7 +124,7 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!(panic = detail, "a request handler panicked");
     error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL_SERVER_ERROR",
+        code::INTERNAL_SERVER_ERROR,
         "internal server error",
     )
 }

@@ -119,17 +119,9 @@ impl Application {
         self.local_addr
     }
 
-    pub fn port(&self) -> u16 {
-        self.local_addr.port()
-    }
-
     /// SQL statements sent so far (sea-orm's metric callback).
     pub fn statements(&self) -> StatementCounter {
         self.statements.clone()
-    }
-
-    pub fn catalog(&self) -> Catalog {
-        self.state.catalog.clone()
     }
 
     pub fn db(&self) -> DatabaseConnection {
