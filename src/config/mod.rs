@@ -41,6 +41,10 @@ pub const KEYS: &[&str] = &[
     "LOGIN_MAX_FAILURES_PER_MINUTE",
     "UPSTREAM_BREAKER_THRESHOLD",
     "UPSTREAM_BREAKER_COOL_DOWN_MS",
+    "CORS_ALLOWED_ORIGINS",
+    "GRAPHIQL_ASSETS_DIR",
+    "PERSISTED_QUERIES_MAX_BYTES",
+    "REDIS_URL",
 ];
 
 /// Longest token lifetime we accept: a year.
@@ -79,6 +83,16 @@ pub struct Settings {
     pub upstream_breaker_threshold: u32,
     /// How long the open breaker keeps calls away from the catalog.
     pub upstream_breaker_cool_down_ms: u64,
+    /// Comma-separated origins that browsers may call us from; empty means none.
+    pub cors_allowed_origins: String,
+    /// Where `scripts/graphiql-assets` put GraphiQL's files; unset means the page uses a CDN.
+    #[serde(default)]
+    pub graphiql_assets_dir: Option<std::path::PathBuf>,
+    /// Memory for automatic persisted queries (their text); 0 turns them off.
+    pub persisted_queries_max_bytes: usize,
+    /// A Redis shared by every instance for product data; unset means an in-process cache.
+    #[serde(default)]
+    pub redis_url: Option<SecretString>,
 }
 
 /// Defaults for every key that has one; `SECRET_KEY` and `MASTER_PASSWORD_HASH` have none.
@@ -103,6 +117,8 @@ struct Defaults {
     login_max_failures_per_minute: u32,
     upstream_breaker_threshold: u32,
     upstream_breaker_cool_down_ms: u64,
+    cors_allowed_origins: &'static str,
+    persisted_queries_max_bytes: usize,
 }
 
 impl Default for Defaults {
@@ -127,6 +143,8 @@ impl Default for Defaults {
             login_max_failures_per_minute: 10,
             upstream_breaker_threshold: 5,
             upstream_breaker_cool_down_ms: 30_000,
+            cors_allowed_origins: "",
+            persisted_queries_max_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -250,7 +268,54 @@ impl Settings {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
+        self.cors_allowed_origins()?;
+        if let Some(redis_url) = &self.redis_url {
+            match reqwest::Url::parse(redis_url.expose_secret()) {
+                Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
+                // The URL may carry a password: it is not echoed.
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "REDIS_URL",
+                        "must be a redis:// or rediss:// URL",
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The origins of `CORS_ALLOWED_ORIGINS`, each as a browser sends it in `Origin`
+    /// (`scheme://host[:port]`), or `*` for any.
+    pub fn cors_allowed_origins(&self) -> Result<Vec<String>, ConfigError> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                if origin == "*" {
+                    return Ok(origin.to_owned());
+                }
+                let invalid = || {
+                    ConfigError::invalid(
+                        "CORS_ALLOWED_ORIGINS",
+                        format!(
+                            "holds {origin:?}, which is not an origin like https://app.example.com"
+                        ),
+                    )
+                };
+                let url = reqwest::Url::parse(origin).map_err(|_| invalid())?;
+                let bare = matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some()
+                    && url.path() == "/"
+                    && url.query().is_none()
+                    && url.fragment().is_none()
+                    && url.username().is_empty();
+                if !bare || origin.ends_with('/') {
+                    return Err(invalid());
+                }
+                Ok(url.origin().ascii_serialization())
+            })
+            .collect()
     }
 
     pub fn token_lifetime(&self) -> Duration {

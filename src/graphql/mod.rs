@@ -6,6 +6,7 @@ pub mod guards;
 pub mod loaders;
 mod mutation;
 pub mod pagination;
+pub mod persisted_queries;
 mod query;
 pub mod types;
 
@@ -43,6 +44,8 @@ pub struct SchemaOptions {
     /// Introspection serves GraphiQL and SDK generators. Without it, field suggestions ("Did
     /// you mean ...") are off too, since they would reveal the schema all the same.
     pub introspection: bool,
+    /// Memory for automatic persisted queries; 0 turns them off.
+    pub persisted_queries_max_bytes: usize,
 }
 
 /// The schema with its process-wide data. Per-request data (the caller, the DataLoaders) is
@@ -60,6 +63,11 @@ pub fn build_schema(
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
+    if options.persisted_queries_max_bytes > 0 {
+        builder = builder.extension(persisted_queries::PersistedQueries::new(
+            options.persisted_queries_max_bytes,
+        ));
+    }
     builder.finish()
 }
 
@@ -67,6 +75,7 @@ pub fn build_schema(
 pub fn sdl() -> String {
     schema_builder(SchemaOptions {
         introspection: true,
+        persisted_queries_max_bytes: 0,
     })
     .finish()
     .sdl()
@@ -76,6 +85,13 @@ fn schema_builder(
     options: SchemaOptions,
 ) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        // The stock descriptions speak of Rust types; SDK users read these.
+        .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+            "A point in time, as an RFC 3339 string in UTC (`2026-11-27T11:26:46.123Z`).",
+        )
+        .override_output_type_description::<uuid::Uuid>(
+            "A UUID in its canonical hyphenated form (`0193a5f2-7c1e-7d3a-9f00-123456789abc`).",
+        )
         .extension(error::ErrorCodes {
             introspection: options.introspection,
         })

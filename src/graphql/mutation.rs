@@ -13,6 +13,7 @@ use crate::domain::{ClientEmail, ClientName};
 
 pub struct MutationRoot;
 
+/// Writes, and `issueToken`, the only operation that needs no token.
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Exchanges the admin's username and password for a bearer token. The only operation that

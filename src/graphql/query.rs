@@ -23,6 +23,7 @@ fn asks_for_favorites(ctx: &Context<'_>) -> bool {
             .exists()
 }
 
+/// Reads. Every field needs `Authorization: Bearer <token>`.
 #[Object(name = "Query")]
 impl QueryRoot {
     /// A client by id; null when there is none.

@@ -1,12 +1,11 @@
 use std::net::SocketAddr;
 
 use async_graphql::BatchRequest;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::client_address::client_address;
@@ -14,17 +13,6 @@ use super::middleware::error_response;
 use crate::graphql::error::code;
 use crate::graphql::guards::{Caller, ClientAddress};
 use crate::graphql::loaders::RequestLoaders;
-
-/// GraphiQL. Get a token with `issueToken`, then set `Authorization: Bearer ...` in the
-/// Headers tab.
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("favorites-api")
-            .finish(),
-    )
-}
 
 pub async fn graphql_handler(
     State(state): State<AppState>,

@@ -3,6 +3,8 @@
 
 mod auth;
 mod client_address;
+mod cors;
+mod graphiql;
 mod graphql;
 mod health;
 mod middleware;
@@ -11,6 +13,7 @@ mod server;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,6 +23,7 @@ use crate::auth::Authenticator;
 use crate::catalog::Catalog;
 use crate::graphql::AppSchema;
 
+pub use graphiql::{ASSET_FILES as GRAPHIQL_ASSET_FILES, GraphiqlPage};
 pub use server::{Application, StartupError};
 
 /// What every handler shares.
@@ -30,6 +34,15 @@ pub struct AppState {
     pub catalog: Catalog,
     pub authenticator: Authenticator,
     pub limits: HttpLimits,
+    pub graphiql: GraphiqlPage,
+    /// Origins allowed to call us from a browser (`*` for any); empty means none.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl FromRef<AppState> for GraphiqlPage {
+    fn from_ref(state: &AppState) -> Self {
+        state.graphiql.clone()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -42,13 +55,14 @@ pub struct HttpLimits {
 
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
+    let cors = cors::layer(&state.cors_allowed_origins);
     // Layers run outside in: the last added runs first. So a request meets the content-type
     // check, then the body limit (which reads the body, under its own timeout), and only then
     // the deadline for the work itself.
     let api = Router::new()
         .route(
             "/graphql",
-            get(graphql::graphiql).post(graphql::graphql_handler),
+            get(graphiql::page).post(graphql::graphql_handler),
         )
         .route("/api/v1/auth/master-token", post(auth::master_token))
         .layer(axum::middleware::from_fn_with_state(
@@ -63,13 +77,19 @@ pub fn router(state: AppState) -> Router {
             middleware::limit_body,
         ))
         .layer(axum::middleware::from_fn(middleware::require_json));
-    Router::new()
+    let router = Router::new()
         .merge(api)
+        .merge(state.graphiql.routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(CatchPanicLayer::custom(middleware::panic_response));
+    // Outside the API's own checks, so that a preflight is answered before them and a refusal
+    // (413, 415...) still carries the headers a browser needs to read it.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(TraceLayer::new_for_http()).with_state(state)
 }

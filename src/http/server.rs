@@ -9,7 +9,8 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use super::{AppState, HttpLimits, router};
+use super::graphiql::MissingAssets;
+use super::{AppState, GraphiqlPage, HttpLimits, router};
 use crate::auth::{Authenticator, LoginThrottle};
 use crate::catalog::{Catalog, CatalogError, CatalogSettings};
 use crate::config::Settings;
@@ -27,6 +28,10 @@ pub enum StartupError {
     Migration(#[source] sea_orm::DbErr),
     #[error("cannot build the catalog client: {0}")]
     Catalog(#[source] CatalogError),
+    #[error(transparent)]
+    GraphiqlAssets(#[from] MissingAssets),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -45,6 +50,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // Checked before connecting: a misconfigured page should not wait on a database.
+        let graphiql = GraphiqlPage::new(settings.graphiql_assets_dir.as_deref())?;
+        let cors_allowed_origins = settings.cors_allowed_origins()?;
         let statements = StatementCounter::default();
         let db = db::connect(
             &DatabaseSettings {
@@ -84,6 +92,7 @@ impl Application {
             authenticator.clone(),
             SchemaOptions {
                 introspection: settings.introspection_enabled,
+                persisted_queries_max_bytes: settings.persisted_queries_max_bytes,
             },
         );
         let listener = TcpListener::bind(settings.listen_addr)
@@ -110,6 +119,8 @@ impl Application {
                     request_timeout: settings.request_timeout(),
                     trust_proxy: settings.trust_proxy,
                 },
+                graphiql,
+                cors_allowed_origins,
             },
             statements,
         })

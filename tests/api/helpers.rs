@@ -62,6 +62,9 @@ pub struct Options {
     pub database_url: Option<String>,
     pub database_acquire_timeout: Duration,
     pub breaker_cool_down: Duration,
+    pub cors_allowed_origins: String,
+    pub graphiql_assets_dir: Option<PathBuf>,
+    pub persisted_queries_max_bytes: usize,
 }
 
 impl Default for Options {
@@ -77,6 +80,9 @@ impl Default for Options {
             database_url: None,
             database_acquire_timeout: Duration::from_secs(5),
             breaker_cool_down: Duration::from_secs(30),
+            cors_allowed_origins: String::new(),
+            graphiql_assets_dir: None,
+            persisted_queries_max_bytes: 1024 * 1024,
         }
     }
 }
@@ -207,6 +213,10 @@ impl TestApp {
             login_max_failures_per_minute: 10,
             upstream_breaker_threshold: 5,
             upstream_breaker_cool_down_ms: options.breaker_cool_down.as_millis() as u64,
+            cors_allowed_origins: options.cors_allowed_origins.clone(),
+            graphiql_assets_dir: options.graphiql_assets_dir.clone(),
+            persisted_queries_max_bytes: options.persisted_queries_max_bytes,
+            redis_url: None,
         };
         let application = Application::build(settings)
             .await
@@ -241,6 +251,15 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("no token in {body}"))
             .to_owned()
+    }
+
+    /// GETs a path of the app.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
     }
 
     /// POSTs a raw body to `/graphql`; returns the status and the JSON answer.

@@ -8,6 +8,7 @@ mod database_faults;
 mod errors;
 mod fake_catalog;
 mod favorites;
+mod frontend;
 mod generative;
 mod health;
 mod helpers;

@@ -36,6 +36,7 @@ impl Client {
     }
 }
 
+/// A customer of the store, with one list of favorite products.
 #[Object]
 impl Client {
     /// Unique id (a UUIDv7: ids sort by creation time).

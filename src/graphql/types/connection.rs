@@ -44,6 +44,7 @@ pub struct ClientConnection {
     pub page_info: PageInfo,
 }
 
+/// A page of clients, in creation order.
 #[Object]
 impl ClientConnection {
     /// The clients of this page with their cursors.
