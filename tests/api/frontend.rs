@@ -288,7 +288,7 @@ async fn graphiql_serves_local_assets_and_points_nowhere_else() {
         assert!(!policy.contains("https://"), "a remote source in {policy}");
         for file in favorites_api::http::GRAPHIQL_ASSET_FILES {
             assert!(html.contains(&format!("/graphiql/assets/{file}")), "{html}");
-            let asset = app.get("/graphiql/assets/{file}").await;
+            let asset = app.get(&format!("/graphiql/assets/{file}")).await;
             assert_eq!(asset.status(), StatusCode::OK, "{file}");
             assert_eq!(asset.text().await.unwrap(), format!("/* {file} */"));
         }
