@@ -35,6 +35,11 @@ impl CircuitBreaker {
         }
     }
 
+    /// Whether calls are being kept away right now (open, or cooled down awaiting a probe).
+    pub fn is_open(&self) -> bool {
+        self.lock().open_until.is_some()
+    }
+
     /// Permission for a call to go upstream now, or `None` while the circuit is open. The
     /// permit must be settled with `succeeded` or `failed`.
     pub fn allow(&self) -> Option<Permit<'_>> {

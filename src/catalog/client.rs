@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -18,6 +18,7 @@ use super::breaker::CircuitBreaker;
 use super::cache::{Freshness, Lookup, ProductCache};
 use super::single_flight::SingleFlight;
 use super::{CatalogError, Product};
+use crate::telemetry::{CatalogMetrics, UpstreamOutcome};
 
 /// Above this many misses in one batch, one `GET /products` is cheaper than one call per id.
 const MAX_SINGLE_FETCHES: usize = 1;
@@ -69,7 +70,7 @@ struct Inner {
     breaker: CircuitBreaker,
     product_flights: SingleFlight<i32, Result<Option<Product>, CatalogError>>,
     catalog_flights: SingleFlight<(), Result<Arc<Vec<Product>>, CatalogError>>,
-    stale_serves: AtomicU64,
+    metrics: CatalogMetrics,
 }
 
 impl Catalog {
@@ -95,9 +96,18 @@ impl Catalog {
                 ),
                 product_flights: SingleFlight::new(),
                 catalog_flights: SingleFlight::new(),
-                stale_serves: AtomicU64::new(0),
+                metrics: CatalogMetrics::default(),
             }),
         })
+    }
+
+    /// Its counters, for `/metrics`.
+    pub fn metrics(&self) -> &CatalogMetrics {
+        &self.inner.metrics
+    }
+
+    pub fn breaker_open(&self) -> bool {
+        self.inner.breaker.is_open()
     }
 
     /// One product, or `None` when the catalog has no such product.
@@ -110,7 +120,7 @@ impl Catalog {
             // FakeStoreAPI ids start at 1; nothing below can exist, so do not ask.
             return Ok(None);
         }
-        match self.inner.cache.lookup(id) {
+        match self.lookup(id) {
             Lookup::Fresh(product) => Ok(Some(product)),
             Lookup::FreshlyMissing => Ok(None),
             Lookup::Stale(_) | Lookup::Unknown => {
@@ -174,7 +184,7 @@ impl Catalog {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
         for &id in ids {
-            match self.inner.cache.lookup(id) {
+            match self.lookup(id) {
                 Lookup::Fresh(product) => {
                     found.insert(id, Ok(product));
                 }
@@ -266,10 +276,20 @@ impl Catalog {
         }
     }
 
+    /// A cache look-up on behalf of a caller, counted as a hit or a miss.
+    fn lookup(&self, id: i32) -> Lookup {
+        let lookup = self.inner.cache.lookup(id);
+        match lookup {
+            Lookup::Fresh(_) | Lookup::FreshlyMissing => self.inner.metrics.cache_hits.inc(),
+            Lookup::Stale(_) | Lookup::Unknown => self.inner.metrics.cache_misses.inc(),
+        };
+        lookup
+    }
+
     /// Logs each stale serve with the running total, so operators can see how often the
-    /// catalog's failures were papered over (a `/metrics` endpoint can read the same counter).
+    /// catalog's failures were papered over (`/metrics` shows the same counter).
     fn served_stale(&self, error: &CatalogError, products: usize) {
-        let total = self.inner.stale_serves.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.inner.metrics.stale_serves.inc() + 1;
         tracing::warn!(%error, products, stale_serves_total = total, "catalog failed; serving stale product data");
     }
 
@@ -290,10 +310,12 @@ impl Catalog {
         };
         let deadline = Instant::now() + self.inner.timeout;
         let mut outcome = self.attempt(path, deadline).await;
+        self.count_call(&outcome);
         if outcome.as_ref().is_err_and(CatalogError::is_transient)
             && deadline.saturating_duration_since(Instant::now()) >= MIN_RETRY_BUDGET
         {
             outcome = self.attempt(path, deadline).await;
+            self.count_call(&outcome);
         }
         match &outcome {
             Ok(_) => permit.succeeded(),
@@ -303,6 +325,14 @@ impl Catalog {
             }
         }
         outcome
+    }
+
+    fn count_call<T>(&self, outcome: &Result<Option<T>, CatalogError>) {
+        self.inner.metrics.upstream_call(match outcome {
+            Ok(Some(_)) => UpstreamOutcome::Found,
+            Ok(None) => UpstreamOutcome::NotFound,
+            Err(_) => UpstreamOutcome::Failed,
+        });
     }
 
     async fn attempt<T: DeserializeOwned>(

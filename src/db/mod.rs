@@ -5,8 +5,6 @@ pub mod entities;
 mod error;
 pub mod repositories;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -14,18 +12,39 @@ use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
 
 pub use error::RepoError;
 
-/// Counts the SQL statements the service sends, for tests and for operators.
+/// Counts the SQL statements the service sends, for tests and for operators (`/metrics`).
 #[derive(Clone, Debug, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter(prometheus_client::metrics::counter::Counter);
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
+    }
+
+    /// The same count, for the metrics registry.
+    pub fn counter(&self) -> prometheus_client::metrics::counter::Counter {
+        self.0.clone()
     }
 
     fn increment(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0.inc();
     }
+}
+
+/// Connections of the pool: (in use, idle).
+pub fn pool_usage(connection: &DatabaseConnection) -> (u32, u32) {
+    let (size, idle) = match connection.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = connection.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle() as u32)
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = connection.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle() as u32)
+        }
+        _ => (0, 0),
+    };
+    (size.saturating_sub(idle), idle)
 }
 
 pub struct DatabaseSettings<'a> {

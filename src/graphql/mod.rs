@@ -4,6 +4,7 @@ mod document_guard;
 pub mod error;
 pub mod guards;
 pub mod loaders;
+mod metrics;
 mod mutation;
 pub mod pagination;
 pub mod persisted_queries;
@@ -15,6 +16,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
+use crate::telemetry::Metrics;
 
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
@@ -55,8 +57,12 @@ pub fn build_schema(
     catalog: Catalog,
     authenticator: Authenticator,
     options: SchemaOptions,
+    metrics: Metrics,
 ) -> AppSchema {
-    let mut builder = schema_builder(options)
+    // Extensions wrap one another in the order they are added: metrics outermost.
+    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .extension(metrics::OperationMetrics(metrics));
+    builder = with_contract(builder, options)
         .data(db)
         .data(catalog)
         .data(authenticator);
@@ -73,18 +79,22 @@ pub fn build_schema(
 
 /// The schema without data: enough to print the SDL.
 pub fn sdl() -> String {
-    schema_builder(SchemaOptions {
-        introspection: true,
-        persisted_queries_max_bytes: 0,
-    })
+    with_contract(
+        Schema::build(QueryRoot, MutationRoot, EmptySubscription),
+        SchemaOptions {
+            introspection: true,
+            persisted_queries_max_bytes: 0,
+        },
+    )
     .finish()
     .sdl()
 }
 
-fn schema_builder(
-    options: SchemaOptions,
-) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// What the served schema and the printed SDL share: descriptions, error codes and limits.
+fn with_contract(builder: Builder, options: SchemaOptions) -> Builder {
+    builder
         // The stock descriptions speak of Rust types; SDK users read these.
         .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
             "A point in time, as an RFC 3339 string in UTC (`2026-11-27T11:26:46.123Z`).",

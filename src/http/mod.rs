@@ -7,6 +7,7 @@ mod cors;
 mod graphiql;
 mod graphql;
 mod health;
+mod metrics;
 mod middleware;
 mod server;
 
@@ -22,6 +23,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
 use crate::graphql::AppSchema;
+use crate::telemetry::Metrics;
 
 pub use graphiql::{ASSET_FILES as GRAPHIQL_ASSET_FILES, GraphiqlPage};
 pub use server::{Application, StartupError};
@@ -37,6 +39,7 @@ pub struct AppState {
     pub graphiql: GraphiqlPage,
     /// Origins allowed to call us from a browser (`*` for any); empty means none.
     pub cors_allowed_origins: Vec<String>,
+    pub metrics: Metrics,
 }
 
 impl FromRef<AppState> for GraphiqlPage {
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(state.graphiql.routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response));
@@ -91,5 +95,11 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::count_responses,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
 }

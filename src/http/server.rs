@@ -16,6 +16,7 @@ use crate::catalog::{Catalog, CatalogError, CatalogSettings};
 use crate::config::Settings;
 use crate::db::{self, DatabaseSettings, StatementCounter};
 use crate::graphql::{SchemaOptions, build_schema};
+use crate::telemetry::Metrics;
 
 /// How long shutdown waits for the pool to close its connections.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -86,6 +87,7 @@ impl Application {
             settings.token_lifetime(),
             LoginThrottle::new(settings.login_max_failures_per_minute),
         );
+        let metrics = Metrics::new(statements.counter(), catalog.metrics());
         let schema = build_schema(
             db.clone(),
             catalog.clone(),
@@ -94,6 +96,7 @@ impl Application {
                 introspection: settings.introspection_enabled,
                 persisted_queries_max_bytes: settings.persisted_queries_max_bytes,
             },
+            metrics.clone(),
         );
         let listener = TcpListener::bind(settings.listen_addr)
             .await
@@ -121,6 +124,7 @@ impl Application {
                 },
                 graphiql,
                 cors_allowed_origins,
+                metrics,
             },
             statements,
         })

@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod n_plus_one;
 mod pagination;
 mod races;

@@ -1,4 +1,9 @@
-//! Logs: human-readable lines on stderr, filtered by `RUST_LOG` (default `info`).
+//! What operators see: logs (human-readable lines on stderr, filtered by `RUST_LOG`, default
+//! `info`) and Prometheus metrics (`GET /metrics`).
+
+mod metrics;
+
+pub use metrics::{CatalogMetrics, Metrics, Snapshot as MetricsSnapshot, UpstreamOutcome};
 
 use std::io::IsTerminal;
 

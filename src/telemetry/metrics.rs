@@ -1,0 +1,288 @@
+//! Prometheus metrics, served at `GET /metrics` in the OpenMetrics text format.
+//!
+//! One registry per application rather than a process-wide recorder: several apps in one
+//! process (the test suite) each count only their own traffic.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Operation names come from callers: past this many distinct names, new ones count as
+/// `other`, so a caller cannot grow the label set without bound.
+const MAX_OPERATION_NAMES: usize = 200;
+const MAX_OPERATION_NAME_LEN: usize = 64;
+
+/// Seconds; from well under a millisecond (a cached read) to the request timeout.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum UpstreamOutcome {
+    Found,
+    NotFound,
+    Failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    outcome: UpstreamOutcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+/// The catalog's counters; the catalog owns a copy and bumps them, the registry reads them.
+#[derive(Clone, Debug, Default)]
+pub struct CatalogMetrics {
+    upstream_calls: Family<UpstreamLabels, Counter>,
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    pub stale_serves: Counter,
+}
+
+impl CatalogMetrics {
+    pub fn upstream_call(&self, outcome: UpstreamOutcome) {
+        self.upstream_calls
+            .get_or_create(&UpstreamLabels { outcome })
+            .inc();
+    }
+}
+
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    graphql_requests: Family<OperationLabels, Counter>,
+    graphql_duration: Family<OperationLabels, Histogram>,
+    graphql_errors: Family<CodeLabels, Counter>,
+    http_responses: Family<StatusLabels, Counter>,
+    db_pool_connections: Family<PoolLabels, Gauge>,
+    breaker_open: Gauge,
+    operation_names: Mutex<HashSet<String>>,
+}
+
+/// Numbers read when scraped rather than counted as they happen.
+pub struct Snapshot {
+    pub pool_in_use: i64,
+    pub pool_idle: i64,
+    pub breaker_open: bool,
+}
+
+impl Metrics {
+    /// `statements` is the database's statement counter; `catalog` the catalog's counters.
+    pub fn new(statements: Counter, catalog: &CatalogMetrics) -> Self {
+        let mut registry = Registry::default();
+        let graphql_requests = Family::<OperationLabels, Counter>::default();
+        let graphql_duration =
+            Family::<OperationLabels, Histogram>::new_with_constructor(new_latency_histogram as _);
+        let graphql_errors = Family::<CodeLabels, Counter>::default();
+        let http_responses = Family::<StatusLabels, Counter>::default();
+        let db_pool_connections = Family::<PoolLabels, Gauge>::default();
+        let breaker_open = Gauge::default();
+        registry.register(
+            "graphql_requests",
+            "GraphQL operations executed, by operation name (batch items count one each)",
+            graphql_requests.clone(),
+        );
+        registry.register(
+            "graphql_request_duration_seconds",
+            "Time to answer a GraphQL operation, by operation name",
+            graphql_duration.clone(),
+        );
+        registry.register(
+            "graphql_errors",
+            "Errors in GraphQL answers, by extensions.code",
+            graphql_errors.clone(),
+        );
+        registry.register(
+            "http_responses",
+            "HTTP responses by status, refusals before GraphQL included",
+            http_responses.clone(),
+        );
+        registry.register(
+            "db_statements",
+            "SQL statements sent to the database",
+            statements,
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database connections by state (in_use, idle)",
+            db_pool_connections.clone(),
+        );
+        registry.register(
+            "catalog_upstream_calls",
+            "Calls to the product catalog, by outcome",
+            catalog.upstream_calls.clone(),
+        );
+        registry.register(
+            "catalog_cache_hits",
+            "Product look-ups answered by the cache",
+            catalog.cache_hits.clone(),
+        );
+        registry.register(
+            "catalog_cache_misses",
+            "Product look-ups the cache could not answer",
+            catalog.cache_misses.clone(),
+        );
+        registry.register(
+            "catalog_stale_serves",
+            "Times a failing catalog was covered by an expired copy",
+            catalog.stale_serves.clone(),
+        );
+        registry.register(
+            "catalog_breaker_open",
+            "1 while the catalog's circuit breaker keeps calls away, else 0",
+            breaker_open.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                graphql_requests,
+                graphql_duration,
+                graphql_errors,
+                http_responses,
+                db_pool_connections,
+                breaker_open,
+                operation_names: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// Records one answered GraphQL operation and the codes of its errors.
+    pub fn graphql_operation<'a>(
+        &self,
+        operation: Option<&str>,
+        elapsed: Duration,
+        error_codes: impl Iterator<Item = &'a str>,
+    ) {
+        let labels = OperationLabels {
+            operation: self.operation_label(operation),
+        };
+        self.inner.graphql_requests.get_or_create(&labels).inc();
+        self.inner
+            .graphql_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        for code in error_codes {
+            self.graphql_error(code);
+        }
+    }
+
+    /// An error code, also for refusals made before GraphQL ran.
+    pub fn graphql_error(&self, code: &str) {
+        self.inner
+            .graphql_errors
+            .get_or_create(&CodeLabels {
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn http_response(&self, status: u16) {
+        self.inner
+            .http_responses
+            .get_or_create(&StatusLabels { status })
+            .inc();
+    }
+
+    /// The OpenMetrics text, with the read-on-scrape numbers brought up to date.
+    pub fn render(&self, snapshot: Snapshot) -> String {
+        let pool = &self.inner.db_pool_connections;
+        pool.get_or_create(&PoolLabels { state: "in_use" })
+            .set(snapshot.pool_in_use);
+        pool.get_or_create(&PoolLabels { state: "idle" })
+            .set(snapshot.pool_idle);
+        self.inner
+            .breaker_open
+            .set(i64::from(snapshot.breaker_open));
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.inner.registry);
+        text
+    }
+
+    fn operation_label(&self, operation: Option<&str>) -> String {
+        let Some(name) = operation else {
+            return "anonymous".to_owned();
+        };
+        if name.len() > MAX_OPERATION_NAME_LEN {
+            return "other".to_owned();
+        }
+        let mut names = self
+            .inner
+            .operation_names
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if names.contains(name) {
+            return name.to_owned();
+        }
+        if names.len() < MAX_OPERATION_NAMES {
+            names.insert(name.to_owned());
+            return name.to_owned();
+        }
+        "other".to_owned()
+    }
+}
+
+fn new_latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_are_bounded() {
+        let metrics = Metrics::new(Counter::default(), &CatalogMetrics::default());
+        for index in 0..MAX_OPERATION_NAMES + 10 {
+            metrics.graphql_operation(
+                Some(&format!("Op{index}")),
+                Duration::from_millis(1),
+                std::iter::empty(),
+            );
+        }
+        metrics.graphql_operation(Some("Op0"), Duration::from_millis(1), std::iter::empty());
+        let text = metrics.render(Snapshot {
+            pool_in_use: 0,
+            pool_idle: 1,
+            breaker_open: false,
+        });
+        assert!(
+            text.contains("graphql_requests_total{operation=\"Op0\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("graphql_requests_total{operation=\"other\"} 10"),
+            "{text}"
+        );
+    }
+}
