@@ -3,12 +3,13 @@
 //! go to the log instead of the response.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
-    NextValidation, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextResolve, NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
-    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
+    Variables,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -221,6 +222,61 @@ struct ErrorCodesExtension {
 }
 
 impl ErrorCodesExtension {
+    /// The checks async-graphql lacks, on a document that is not parsed yet. Returns the parsed
+    /// document when it passes, and `None` when it does not parse: async-graphql's own parse
+    /// then reports where.
+    fn guard(&self, query: &str) -> ServerResult<Option<ExecutableDocument>> {
+        let refuse = |code: &str, message: String| {
+            let mut error = ServerError::new(message, None);
+            set_code(&mut error, code);
+            Err(error)
+        };
+        // Before the parser sees it: the parser recurses once per level.
+        if document_guard::nesting_depth(query, document_guard::MAX_NESTING)
+            > document_guard::MAX_NESTING
+        {
+            return refuse(
+                code::GRAPHQL_PARSE_FAILED,
+                format!(
+                    "the document nests deeper than {} levels",
+                    document_guard::MAX_NESTING
+                ),
+            );
+        }
+        let Ok(document) = async_graphql::parser::parse_query(query) else {
+            return Ok(None);
+        };
+        // Measured before async-graphql's checks: its recursion check walks every fragment
+        // spread in full, which is exponential for a fragment that doubles at each level (and
+        // synchronous, so no timeout can stop it).
+        let size = document_guard::expansion(&document);
+        if size.fields > document_guard::MAX_EXPANDED_FIELDS {
+            return refuse(
+                code::GRAPHQL_VALIDATION_FAILED,
+                format!(
+                    "the document expands to more than {} fields",
+                    document_guard::MAX_EXPANDED_FIELDS
+                ),
+            );
+        }
+        if size.introspection_fields > 0 && !self.introspection {
+            return refuse(
+                code::GRAPHQL_VALIDATION_FAILED,
+                "introspection is disabled on this server".to_owned(),
+            );
+        }
+        if size.introspection_fields > document_guard::MAX_INTROSPECTION_FIELDS {
+            return refuse(
+                code::GRAPHQL_VALIDATION_FAILED,
+                format!(
+                    "a document may hold at most {} introspection fields",
+                    document_guard::MAX_INTROSPECTION_FIELDS
+                ),
+            );
+        }
+        Ok(Some(document))
+    }
+
     /// Marks the field that encloses `path` as failed: the field itself is gone, and so is any
     /// list item around it (our lists hold non-null items).
     fn fail_enclosing_field(&self, mut path: Vec<String>) {
@@ -298,6 +354,22 @@ impl Extension for ErrorCodesExtension {
         }
     }
 
+    /// The document guard runs here, after the other extensions had their turn (persisted
+    /// queries fill in the text), on our own parse; the document it checked is handed on, so
+    /// async-graphql does not parse it a second time.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let mut request = next.run(ctx, request).await?;
+        if let Some(document) = self.guard(&request.query)? {
+            request.set_parsed_query(document);
+        }
+        Ok(request)
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -305,58 +377,12 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let refuse = |code: &str, message: String| {
-            let mut error = ServerError::new(message, None);
-            set_code(&mut error, code);
-            Err(error)
-        };
-        // Before the parser sees it: the parser recurses once per level.
-        if document_guard::nesting_depth(query, document_guard::MAX_NESTING)
-            > document_guard::MAX_NESTING
-        {
-            return refuse(
-                code::GRAPHQL_PARSE_FAILED,
-                format!(
-                    "the document nests deeper than {} levels",
-                    document_guard::MAX_NESTING
-                ),
-            );
-        }
-        // Measured on our own parse, before async-graphql's: its recursion check walks every
-        // fragment spread in full, which is exponential for a fragment that doubles at each
-        // level (and synchronous, so no timeout can stop it).
-        if let Ok(document) = async_graphql::parser::parse_query(query) {
-            let size = document_guard::expansion(&document);
-            if size.fields > document_guard::MAX_EXPANDED_FIELDS {
-                return refuse(
-                    code::GRAPHQL_VALIDATION_FAILED,
-                    format!(
-                        "the document expands to more than {} fields",
-                        document_guard::MAX_EXPANDED_FIELDS
-                    ),
-                );
+        next.run(ctx, query, variables).await.map_err(|mut error| {
+            if !has_code(&error) {
+                set_code(&mut error, code::GRAPHQL_PARSE_FAILED);
             }
-            if size.introspection_fields > 0 && !self.introspection {
-                return refuse(
-                    code::GRAPHQL_VALIDATION_FAILED,
-                    "introspection is disabled on this server".to_owned(),
-                );
-            }
-            if size.introspection_fields > document_guard::MAX_INTROSPECTION_FIELDS {
-                return refuse(
-                    code::GRAPHQL_VALIDATION_FAILED,
-                    format!(
-                        "a document may hold at most {} introspection fields",
-                        document_guard::MAX_INTROSPECTION_FIELDS
-                    ),
-                );
-            }
-        }
-        let document = next.run(ctx, query, variables).await.map_err(|mut error| {
-            set_code(&mut error, code::GRAPHQL_PARSE_FAILED);
             error
-        })?;
-        Ok(document)
+        })
     }
 
     async fn validation(
