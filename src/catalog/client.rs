@@ -55,6 +55,12 @@ impl RequestBudget {
     fn fail(&self) {
         self.failed.store(true, Ordering::Relaxed);
     }
+
+    /// A fresh start, for work that outlives one request: each event a subscription sends is
+    /// entitled to its own attempt at the catalog.
+    pub fn renew(&self) {
+        self.failed.store(false, Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]

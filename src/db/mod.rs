@@ -1,6 +1,7 @@
 //! Persistence: the connection pool, the entities and the repositories that own every SQL
 //! statement the service runs.
 
+pub mod changes;
 pub mod entities;
 mod error;
 pub mod repositories;

@@ -9,19 +9,22 @@ mod mutation;
 pub mod pagination;
 pub mod persisted_queries;
 mod query;
+mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
+use crate::db::changes::ChangeFeed;
 use crate::telemetry::Metrics;
 
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits checked before any resolver runs (async-graphql limits nothing by default). Sized so
 /// that the standard introspection query (GraphiQL, graphql-codegen) and the deepest query in the
@@ -58,12 +61,14 @@ pub fn build_schema(
     authenticator: Authenticator,
     options: SchemaOptions,
     metrics: Metrics,
+    changes: ChangeFeed,
 ) -> AppSchema {
     // Extensions wrap one another in the order they are added: metrics outermost.
-    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .extension(metrics::OperationMetrics(metrics));
     builder = with_contract(builder, options)
         .data(db)
+        .data(changes)
         .data(catalog)
         .data(authenticator);
     if !options.introspection {
@@ -80,7 +85,7 @@ pub fn build_schema(
 /// The schema without data: enough to print the SDL.
 pub fn sdl() -> String {
     with_contract(
-        Schema::build(QueryRoot, MutationRoot, EmptySubscription),
+        Schema::build(QueryRoot, MutationRoot, SubscriptionRoot),
         SchemaOptions {
             introspection: true,
             persisted_queries_max_bytes: 0,
@@ -90,7 +95,7 @@ pub fn sdl() -> String {
     .sdl()
 }
 
-type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription>;
+type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// What the served schema and the printed SDL share: descriptions, error codes and limits.
 fn with_contract(builder: Builder, options: SchemaOptions) -> Builder {

@@ -8,6 +8,7 @@ use super::loaders::RequestLoaders;
 use super::types::{AccessToken, Client, CreateClientInput, UpdateClientInput};
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
+use crate::db::changes::ChangeFeed;
 use crate::db::repositories::{clients, favorites};
 use crate::domain::{ClientEmail, ClientName};
 
@@ -80,7 +81,10 @@ impl MutationRoot {
     #[graphql(guard = "AdminGuard")]
     async fn delete_client(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Uuid> {
         let db = ctx.data::<DatabaseConnection>()?;
-        clients::delete(db, id).await.map_err(ApiError::from)?;
+        let changes = ctx.data::<ChangeFeed>()?;
+        clients::delete(db, changes, id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(id)
     }
 
@@ -107,7 +111,7 @@ impl MutationRoot {
             .await
             .map_err(ApiError::from)?
             .ok_or(ApiError::ProductNotFound(product_id))?;
-        favorites::add(db, client_id, product_id)
+        favorites::add(db, ctx.data::<ChangeFeed>()?, client_id, product_id)
             .await
             .map_err(ApiError::from)?;
         current(db, client_id).await
@@ -122,7 +126,7 @@ impl MutationRoot {
         product_id: i32,
     ) -> async_graphql::Result<Client> {
         let db = ctx.data::<DatabaseConnection>()?;
-        favorites::remove(db, client_id, product_id)
+        favorites::remove(db, ctx.data::<ChangeFeed>()?, client_id, product_id)
             .await
             .map_err(ApiError::from)?;
         current(db, client_id).await

@@ -46,12 +46,16 @@ pub async fn graphql_handler(
 
 /// Decodes the bearer token once per request; guards read the result.
 fn caller(headers: &HeaderMap, state: &AppState) -> Caller {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Caller::Anonymous;
-    };
+    match headers.get(header::AUTHORIZATION) {
+        None => Caller::Anonymous,
+        Some(value) => caller_from_authorization(value.to_str().ok(), state),
+    }
+}
+
+/// The caller an `Authorization` value (`Bearer <token>`) stands for; `None` is a value that
+/// is not text.
+pub(super) fn caller_from_authorization(value: Option<&str>, state: &AppState) -> Caller {
     let token = value
-        .to_str()
-        .ok()
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());

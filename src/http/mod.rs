@@ -10,6 +10,7 @@ mod health;
 mod metrics;
 mod middleware;
 mod server;
+mod subscriptions;
 
 use std::time::Duration;
 
@@ -83,6 +84,8 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .merge(api)
         .merge(state.graphiql.routes())
+        // Outside the API's body and deadline checks: a WebSocket lives on.
+        .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -14,6 +14,7 @@ use super::{AppState, GraphiqlPage, HttpLimits, router};
 use crate::auth::{Authenticator, LoginThrottle};
 use crate::catalog::{Catalog, CatalogError, CatalogSettings};
 use crate::config::Settings;
+use crate::db::changes::ChangeFeed;
 use crate::db::{self, DatabaseSettings, StatementCounter};
 use crate::graphql::{SchemaOptions, build_schema};
 use crate::telemetry::Metrics;
@@ -87,6 +88,9 @@ impl Application {
             settings.token_lifetime(),
             LoginThrottle::new(settings.login_max_failures_per_minute),
         );
+        let changes = ChangeFeed::start(&db, settings.database_schema.as_deref())
+            .await
+            .map_err(StartupError::Database)?;
         let metrics = Metrics::new(statements.counter(), catalog.metrics());
         let schema = build_schema(
             db.clone(),
@@ -97,6 +101,7 @@ impl Application {
                 persisted_queries_max_bytes: settings.persisted_queries_max_bytes,
             },
             metrics.clone(),
+            changes,
         );
         let listener = TcpListener::bind(settings.listen_addr)
             .await

@@ -1,6 +1,7 @@
 //! One SQL statement per nesting level and no upstream call on a warm cache, however many
 //! clients a page holds; and a cold cache filled by one upstream call for many requests.
 
+use favorites_api::db::changes::ChangeFeed;
 use serde_json::json;
 
 use crate::helpers::each_backend;
@@ -60,7 +61,7 @@ async fn fifty_concurrent_cold_requests_share_upstream_calls() {
         let client_id = uuid::Uuid::parse_str(&id).unwrap();
         for product in [3, 8, 13, 18, 20] {
             // Through the repository, so the app's cache stays cold.
-            favorites_api::db::repositories::favorites::add(&app.db, client_id, product)
+            favorites_api::db::repositories::favorites::add(&app.db, &ChangeFeed::local(), client_id, product)
                 .await
                 .unwrap();
         }

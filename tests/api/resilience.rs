@@ -1,5 +1,6 @@
 //! The catalog as a third party that goes down, hangs and answers garbage.
 
+use favorites_api::db::changes::ChangeFeed;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -36,9 +37,14 @@ async fn a_hanging_catalog_costs_one_budget_and_favorites_still_answer() {
         let id = app.create_client("Ana", "ana@example.com").await;
         let client_id = uuid::Uuid::parse_str(&id).unwrap();
         for product in [1, 2, 3] {
-            favorites_api::db::repositories::favorites::add(&app.db, client_id, product)
-                .await
-                .unwrap();
+            favorites_api::db::repositories::favorites::add(
+                &app.db,
+                &ChangeFeed::local(),
+                client_id,
+                product,
+            )
+            .await
+            .unwrap();
         }
         app.catalog.hang().await;
         let started = Instant::now();
@@ -203,9 +209,14 @@ async fn garbage_and_slow_answers_leave_favorites_standing() {
             let id = app.create_client("Ana", "ana@example.com").await;
             let client_id = uuid::Uuid::parse_str(&id).unwrap();
             for product in [1, 2] {
-                favorites_api::db::repositories::favorites::add(&app.db, client_id, product)
-                    .await
-                    .unwrap();
+                favorites_api::db::repositories::favorites::add(
+                    &app.db,
+                    &ChangeFeed::local(),
+                    client_id,
+                    product,
+                )
+                .await
+                .unwrap();
             }
             for response in [
                 ResponseTemplate::new(200).set_body_string("{\"not\": \"products\"}"),

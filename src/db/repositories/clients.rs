@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{Page, PageDirection, favorites, now, with_retry};
 use crate::db::RepoError;
+use crate::db::changes::{ChangeFeed, ChangeKind, ClientChange};
 use crate::db::entities::client;
 use crate::domain::{ClientEmail, ClientName};
 
@@ -88,7 +89,15 @@ pub async fn update(
 
 /// Deletes a client, its favorites (by cascade) and the `products_ref` rows that no other list
 /// holds, in one transaction.
-pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), RepoError> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    changes: &ChangeFeed,
+    id: Uuid,
+) -> Result<(), RepoError> {
+    let change = ClientChange {
+        client_id: id,
+        kind: ChangeKind::Deleted,
+    };
     with_retry(move || async move {
         let txn = db.begin().await?;
         // Locking the client first keeps concurrent `addFavorite`s for it waiting, so the list
@@ -98,10 +107,13 @@ pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), RepoError> 
         favorites::lock_product_refs(&txn, &product_ids).await?;
         client::Entity::delete_by_id(id).exec(&txn).await?;
         favorites::delete_unreferenced_product_refs(&txn, &product_ids).await?;
+        changes.announce(&txn, change).await?;
         txn.commit().await?;
         Ok(())
     })
-    .await
+    .await?;
+    changes.committed(change);
+    Ok(())
 }
 
 /// Takes a row lock on the client (PostgreSQL; SQLite has one writer and ignores it), or

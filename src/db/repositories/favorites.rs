@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::{clients, now, with_retry};
 use crate::db::RepoError;
+use crate::db::changes::{ChangeFeed, ChangeKind, ClientChange};
 use crate::db::entities::{client_favorite_product as favorite, product_ref};
 
 pub type Favorite = favorite::Model;
@@ -24,10 +25,15 @@ pub type Favorite = favorite::Model;
 /// Adds a product to a client's list. Adding one already there changes nothing.
 pub async fn add(
     db: &DatabaseConnection,
+    changes: &ChangeFeed,
     client_id: Uuid,
     product_id: i32,
 ) -> Result<(), RepoError> {
-    with_retry(move || async move {
+    let change = ClientChange {
+        client_id,
+        kind: ChangeKind::Favorites,
+    };
+    let added = with_retry(move || async move {
         let txn = db.begin().await?;
         clients::lock(&txn, client_id, LockType::KeyShare).await?;
         // `DO UPDATE` rather than `DO NOTHING`: it locks the row even when it already exists,
@@ -42,7 +48,7 @@ pub async fn add(
         )
         .exec_without_returning(&txn)
         .await?;
-        favorite::Entity::insert(favorite::ActiveModel {
+        let inserted = favorite::Entity::insert(favorite::ActiveModel {
             client_id: Set(client_id),
             product_id: Set(product_id),
             added_at: Set(now()),
@@ -54,38 +60,60 @@ pub async fn add(
         )
         .exec_without_returning(&txn)
         .await?;
+        let added = inserted > 0;
+        if added {
+            changes.announce(&txn, change).await?;
+        }
         txn.commit().await?;
-        Ok(())
+        Ok(added)
     })
-    .await
+    .await?;
+    if added {
+        changes.committed(change);
+    }
+    Ok(())
 }
 
 /// Removes a product from a client's list, and from `products_ref` when no list holds it any
 /// more. Removing one that is not there changes nothing.
 pub async fn remove(
     db: &DatabaseConnection,
+    changes: &ChangeFeed,
     client_id: Uuid,
     product_id: i32,
 ) -> Result<(), RepoError> {
-    with_retry(move || async move {
+    let change = ClientChange {
+        client_id,
+        kind: ChangeKind::Favorites,
+    };
+    let removed = with_retry(move || async move {
         let txn = db.begin().await?;
         clients::lock(&txn, client_id, LockType::KeyShare).await?;
         let locked = lock_product_refs(&txn, &[product_id]).await?;
         if locked.is_empty() {
             // No list holds the product, so this one does not either.
             txn.commit().await?;
-            return Ok(());
+            return Ok(false);
         }
-        favorite::Entity::delete_many()
+        let deleted = favorite::Entity::delete_many()
             .filter(favorite::Column::ClientId.eq(client_id))
             .filter(favorite::Column::ProductId.eq(product_id))
             .exec(&txn)
-            .await?;
+            .await?
+            .rows_affected;
         delete_unreferenced_product_refs(&txn, &[product_id]).await?;
+        let removed = deleted > 0;
+        if removed {
+            changes.announce(&txn, change).await?;
+        }
         txn.commit().await?;
-        Ok(())
+        Ok(removed)
     })
-    .await
+    .await?;
+    if removed {
+        changes.committed(change);
+    }
+    Ok(())
 }
 
 /// The favorites of each given client, ordered by `added_at` then product id. One statement

@@ -1,0 +1,141 @@
+//! The feed of changes to clients' lists, for `favoritesChanged` subscribers.
+//!
+//! On PostgreSQL a change is announced with `NOTIFY` inside the transaction that makes it, so it
+//! is delivered when (and only if) that transaction commits, to every instance that `LISTEN`s on
+//! the shared database, this one included. SQLite is one process's database: an in-process
+//! channel carries the change once the transaction has committed.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// Subscribers that fall this far behind skip ahead (they are sent the list as it is then).
+const BUFFERED_CHANGES: usize = 1024;
+/// How long the listener waits before listening again after losing its connection.
+const RELISTEN_DELAY: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A product was added to or removed from the list.
+    Favorites,
+    /// The client is gone, and its list with it.
+    Deleted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientChange {
+    pub client_id: Uuid,
+    pub kind: ChangeKind,
+}
+
+#[derive(Clone)]
+pub struct ChangeFeed {
+    sender: broadcast::Sender<ClientChange>,
+    /// The PostgreSQL channel, when changes travel through the database.
+    channel: Option<String>,
+}
+
+impl ChangeFeed {
+    /// Starts listening. `schema` names the channel, so that deployments (or tests) sharing a
+    /// database but not a schema do not hear each other.
+    pub async fn start(db: &DatabaseConnection, schema: Option<&str>) -> Result<Self, DbErr> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(Self::local());
+        }
+        let (sender, _) = broadcast::channel(BUFFERED_CHANGES);
+        let channel = format!("favorites_changed_{}", schema.unwrap_or("public"));
+        let mut listener = PgListener::connect_with(db.get_postgres_connection_pool())
+            .await
+            .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+        listener
+            .listen(&channel)
+            .await
+            .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+        tokio::spawn(relay(
+            listener,
+            db.get_postgres_connection_pool().clone(),
+            sender.clone(),
+        ));
+        Ok(Self {
+            sender,
+            channel: Some(channel),
+        })
+    }
+
+    /// A feed that only this process hears, whatever the database: for tools and tests that
+    /// write without subscribers to tell.
+    pub fn local() -> Self {
+        Self {
+            sender: broadcast::channel(BUFFERED_CHANGES).0,
+            channel: None,
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ClientChange> {
+        self.sender.subscribe()
+    }
+
+    /// Announces `change` as part of `txn`: call before committing it.
+    pub async fn announce(
+        &self,
+        txn: &DatabaseTransaction,
+        change: ClientChange,
+    ) -> Result<(), DbErr> {
+        let Some(channel) = &self.channel else {
+            return Ok(());
+        };
+        let payload =
+            serde_json::to_string(&change).map_err(|error| DbErr::Custom(error.to_string()))?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [channel.clone().into(), payload.into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Call once the transaction that announced `change` has committed.
+    pub fn committed(&self, change: ClientChange) {
+        if self.channel.is_none() {
+            // No subscriber is not an error.
+            let _ = self.sender.send(change);
+        }
+    }
+}
+
+/// Hands each notification to the local subscribers. `PgListener` reconnects by itself after a
+/// lost connection; notifications sent while it was away are lost, which subscribers survive
+/// (the next change brings the whole list).
+async fn relay(
+    mut listener: PgListener,
+    pool: sqlx::PgPool,
+    sender: broadcast::Sender<ClientChange>,
+) {
+    loop {
+        match listener.recv().await {
+            Ok(notification) => {
+                match serde_json::from_str::<ClientChange>(notification.payload()) {
+                    Ok(change) => {
+                        let _ = sender.send(change);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "ignoring a malformed change notification")
+                    }
+                }
+            }
+            Err(_) if pool.is_closed() => return,
+            Err(error) => {
+                tracing::warn!(%error, "lost the change feed's connection; listening again");
+                tokio::time::sleep(RELISTEN_DELAY).await;
+            }
+        }
+    }
+}

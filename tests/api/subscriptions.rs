@@ -1,0 +1,225 @@
+//! `favoritesChanged` over WebSocket, in both protocols async-graphql speaks.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{TestApp, each_backend};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a change may take to reach a subscriber.
+const DELIVERY: Duration = Duration::from_secs(1);
+
+const SUBSCRIPTION: &str = "subscription($id: UUID!) { favoritesChanged(clientId: $id) { id favorites { totalCount nodes { productId product { title } } } } }";
+
+pub async fn connect(address: &str, protocol: &str) -> Socket {
+    let url = format!("{}/graphql/ws", address.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+    socket
+}
+
+pub async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next protocol message (pings and pongs skipped), or the close frame's code.
+pub async fn receive(socket: &mut Socket) -> Result<Value, Option<CloseCode>> {
+    loop {
+        let message = tokio::time::timeout(DELIVERY, socket.next())
+            .await
+            .expect("a message within a second");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if matches!(value["type"].as_str(), Some("ping" | "pong" | "ka")) {
+                    continue;
+                }
+                return Ok(value);
+            }
+            Some(Ok(Message::Close(frame))) => return Err(frame.map(|frame| frame.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Err(None),
+        }
+    }
+}
+
+/// Opens a graphql-transport-ws connection and asks for `client_id`'s list.
+async fn start_subscription(address: &str, token: &str, client_id: &str) -> Socket {
+    let mut socket = connect(address, "graphql-transport-ws").await;
+    // The key's case must not matter.
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }),
+    )
+    .await;
+    assert_eq!(
+        receive(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "id": client_id } } }),
+    )
+    .await;
+    socket
+}
+
+/// Subscribes to `client_id`'s list, and returns once the subscription is in place.
+pub async fn subscribe(address: &str, token: &str, client_id: &str) -> Socket {
+    let mut socket = start_subscription(address, token, client_id).await;
+    // The subscription is registered once the server has read it; a ping round trip tells.
+    send(&mut socket, json!({ "type": "ping" })).await;
+    loop {
+        let message = tokio::time::timeout(DELIVERY, socket.next()).await.unwrap();
+        if let Some(Ok(Message::Text(text))) = message
+            && serde_json::from_str::<Value>(&text).unwrap()["type"] == "pong"
+        {
+            break;
+        }
+    }
+    socket
+}
+
+fn product_ids(next: &Value) -> Vec<i64> {
+    next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no list in {next}"))
+        .iter()
+        .map(|node| node["productId"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_subscriber_sees_each_change_to_the_list_and_the_end_when_the_client_is_deleted() {
+    each_backend(|app| async move {
+        let client = app.create_client("Ana", "ana@example.com").await;
+        let other = app.create_client("Bia", "bia@example.com").await;
+        let mut socket = subscribe(&app.address, &app.token, &client).await;
+
+        app.add_favorite(&client, 1).await;
+        let next = receive(&mut socket).await.unwrap();
+        assert_eq!(next["type"], "next", "{next}");
+        assert_eq!(product_ids(&next), [1]);
+        assert_eq!(
+            next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"][0]["product"]["title"],
+            "Fjallraven - Foldsack No. 1 Backpack, Fits 15 Laptops"
+        );
+
+        // Another client's change, and a change that changes nothing, are not news.
+        app.add_favorite(&other, 2).await;
+        app.add_favorite(&client, 1).await;
+        app.add_favorite(&client, 5).await;
+        let next = receive(&mut socket).await.unwrap();
+        assert_eq!(product_ids(&next), [1, 5]);
+
+        app.remove_favorite(&client, 1).await;
+        assert_eq!(product_ids(&receive(&mut socket).await.unwrap()), [5]);
+
+        app.graphql(
+            "mutation($id: UUID!) { deleteClient(id: $id) }",
+            json!({ "id": client }),
+        )
+        .await;
+        let complete = receive(&mut socket).await.unwrap();
+        assert_eq!(complete, json!({ "id": "1", "type": "complete" }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_connection_without_a_valid_token_is_closed_with_4403() {
+    each_backend(|app| async move {
+        for payload in [
+            json!({}),
+            json!({ "Authorization": "Bearer not-a-token" }),
+            json!({ "Authorization": app.token.clone() }),
+        ] {
+            let mut socket = connect(&app.address, "graphql-transport-ws").await;
+            send(
+                &mut socket,
+                json!({ "type": "connection_init", "payload": payload }),
+            )
+            .await;
+            assert_eq!(
+                receive(&mut socket).await,
+                Err(Some(CloseCode::Library(4403))),
+                "{payload}"
+            );
+        }
+        // Subscribing before the handshake is refused too.
+        let mut socket = connect(&app.address, "graphql-transport-ws").await;
+        send(
+            &mut socket,
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
+        )
+        .await;
+        assert_eq!(
+            receive(&mut socket).await,
+            Err(Some(CloseCode::Library(4401)))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn subscribing_to_a_client_that_does_not_exist_is_not_found() {
+    each_backend(|app| async move {
+        let mut socket =
+            start_subscription(&app.address, &app.token, &uuid::Uuid::now_v7().to_string()).await;
+        // An execution error travels in `next` (`error` is for documents that do not validate),
+        // and the subscription is over.
+        let next = receive(&mut socket).await.unwrap();
+        assert_eq!(next["type"], "next", "{next}");
+        assert_eq!(
+            next["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{next}"
+        );
+        assert_eq!(receive(&mut socket).await.unwrap()["type"], "complete");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_older_graphql_ws_protocol_works_too() {
+    each_backend(|app: TestApp| async move {
+        let client = app.create_client("Ana", "ana@example.com").await;
+        let mut socket = connect(&app.address, "graphql-ws").await;
+        send(
+            &mut socket,
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", app.token) } }),
+        )
+        .await;
+        assert_eq!(receive(&mut socket).await.unwrap()["type"], "connection_ack");
+        send(
+            &mut socket,
+            json!({ "id": "7", "type": "start", "payload": { "query": SUBSCRIPTION, "variables": { "id": client } } }),
+        )
+        .await;
+        // No ping in this protocol: give the server a moment to register the subscription.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.add_favorite(&client, 3).await;
+        let data = receive(&mut socket).await.unwrap();
+        assert_eq!(data["type"], "data", "{data}");
+        assert_eq!(data["id"], "7");
+        assert_eq!(
+            data["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"][0]["productId"],
+            3
+        );
+    })
+    .await;
+}
