@@ -22,8 +22,8 @@ impl MutationRoot {
     async fn issue_token(
         &self,
         ctx: &Context<'_>,
-        username: String,
-        password: String,
+        #[graphql(desc = "The admin's username.")] username: String,
+        #[graphql(desc = "The admin's password.")] password: String,
     ) -> async_graphql::Result<AccessToken> {
         let authenticator = ctx.data::<Authenticator>()?;
         let ClientAddress(client) = *ctx.data::<ClientAddress>()?;
@@ -39,7 +39,7 @@ impl MutationRoot {
     async fn create_client(
         &self,
         ctx: &Context<'_>,
-        input: CreateClientInput,
+        #[graphql(desc = "The new client's name and e-mail.")] input: CreateClientInput,
     ) -> async_graphql::Result<Client> {
         let name = ClientName::parse(&input.name).map_err(ApiError::from)?;
         let email = ClientEmail::parse(&input.email).map_err(ApiError::from)?;
@@ -55,7 +55,8 @@ impl MutationRoot {
     async fn update_client(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        #[graphql(desc = "The client to change.")] id: Uuid,
+        #[graphql(desc = "The fields to change; those left out keep their value.")]
         input: UpdateClientInput,
     ) -> async_graphql::Result<Client> {
         let name = input
@@ -79,7 +80,11 @@ impl MutationRoot {
 
     /// Deletes a client and their list; returns the deleted id.
     #[graphql(guard = "AdminGuard")]
-    async fn delete_client(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Uuid> {
+    async fn delete_client(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The client to delete.")] id: Uuid,
+    ) -> async_graphql::Result<Uuid> {
         let db = ctx.data::<DatabaseConnection>()?;
         let changes = ctx.data::<ChangeFeed>()?;
         clients::delete(db, changes, id)
@@ -95,8 +100,8 @@ impl MutationRoot {
     async fn add_favorite(
         &self,
         ctx: &Context<'_>,
-        client_id: Uuid,
-        product_id: i32,
+        #[graphql(desc = "The client whose list to add to.")] client_id: Uuid,
+        #[graphql(desc = "A product id of the catalog.")] product_id: i32,
     ) -> async_graphql::Result<Client> {
         let db = ctx.data::<DatabaseConnection>()?;
         let catalog = ctx.data::<Catalog>()?;
@@ -122,8 +127,8 @@ impl MutationRoot {
     async fn remove_favorite(
         &self,
         ctx: &Context<'_>,
-        client_id: Uuid,
-        product_id: i32,
+        #[graphql(desc = "The client whose list to remove from.")] client_id: Uuid,
+        #[graphql(desc = "The product to remove.")] product_id: i32,
     ) -> async_graphql::Result<Client> {
         let db = ctx.data::<DatabaseConnection>()?;
         favorites::remove(db, ctx.data::<ChangeFeed>()?, client_id, product_id)

@@ -28,7 +28,11 @@ fn asks_for_favorites(ctx: &Context<'_>) -> bool {
 impl QueryRoot {
     /// A client by id; null when there is none.
     #[graphql(guard = "AdminGuard")]
-    async fn client(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Client>> {
+    async fn client(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The client's id.")] id: Uuid,
+    ) -> async_graphql::Result<Option<Client>> {
         let client = ctx
             .data::<RequestLoaders>()?
             .clients
@@ -43,7 +47,7 @@ impl QueryRoot {
     async fn client_by_email(
         &self,
         ctx: &Context<'_>,
-        email: String,
+        #[graphql(desc = "The e-mail address, in any case.")] email: String,
     ) -> async_graphql::Result<Option<Client>> {
         let email = ClientEmail::parse(&email).map_err(ApiError::from)?;
         let db = ctx.data::<DatabaseConnection>()?;
@@ -113,7 +117,11 @@ impl QueryRoot {
 
     /// A catalog product by id; null when the catalog has no such product.
     #[graphql(guard = "AdminGuard")]
-    async fn product(&self, ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Product>> {
+    async fn product(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A catalog product id.")] id: i32,
+    ) -> async_graphql::Result<Option<Product>> {
         let catalog = ctx.data::<Catalog>()?;
         let budget = &ctx.data::<RequestLoaders>()?.catalog_budget;
         let product = catalog.product(id, budget).await.map_err(ApiError::from)?;

@@ -1,0 +1,208 @@
+// End to end: the release binary and the fake catalog, spoken to through the generated SDK
+// only, so a schema or operation change that breaks callers fails here.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import {
+  AddFavoriteDocument,
+  ClientDocument,
+  ClientsDocument,
+  CreateClientDocument,
+  DeleteClientDocument,
+  FavoritesApi,
+  FavoritesApiError,
+  IssueTokenDocument,
+  RemoveFavoriteDocument,
+  UpdateClientDocument,
+  type ClientsQuery,
+  type ErrorCode,
+} from '../src/index.js';
+
+// Compiled to dist/test/, so the package is two levels up.
+const packageDir = fileURLToPath(new URL('../..', import.meta.url));
+const binary = resolve(packageDir, process.env.FAVORITES_API_BIN ?? '../../target/release/favorites-api');
+const fakeCatalog = resolve(packageDir, '../../scripts/fake-catalog.mjs');
+
+const PASSWORD = 'e2e-password';
+// `printf '%s' e2e-password | favorites-api hash-password --cost 4`: cost 4 keeps logins fast.
+const PASSWORD_HASH = '$2b$04$otlPn9IrbaSH5idZCJAwDe/qOg.8k7fzJQVb/kJqQJ2DsGPFPzvPm';
+const PRODUCT_1 = 'Fjallraven - Foldsack No. 1 Backpack, Fits 15 Laptops';
+const PRODUCT_5 = "John Hardy Women's Legends Naga Gold & Silver Dragon Station Chain Bracelet";
+
+const children: ChildProcess[] = [];
+let workDir: string | undefined;
+let api: FavoritesApi;
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((ready) => server.once('listening', ready));
+  const { port } = server.address() as { port: number };
+  await new Promise((closed) => server.close(closed));
+  return port;
+}
+
+// Child output is kept, not echoed, and shown only when start-up fails.
+function start(command: string, args: string[], options: Parameters<typeof spawn>[2]) {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let log = '';
+  child.stderr!.on('data', (chunk) => (log += chunk));
+  return { child, log: () => log };
+}
+
+async function startCatalog(): Promise<number> {
+  const { child, log } = start(process.execPath, [fakeCatalog], {});
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const match = /^listening (\d+)$/.exec(line);
+    if (match) return Number(match[1]);
+  }
+  throw new Error(`fake catalog exited without listening:\n${log()}`);
+}
+
+async function waitUntilReady(base: string, server: ChildProcess, log: () => string) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`favorites-api exited (${server.exitCode}):\n${log()}`);
+    const status = await fetch(`${base}/readyz`).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`favorites-api not ready after 30 s:\n${log()}`);
+}
+
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function rejectsWith(code: ErrorCode, call: () => Promise<unknown>) {
+  await assert.rejects(call, (error) => {
+    assert.ok(error instanceof FavoritesApiError, `expected a FavoritesApiError, got ${error}`);
+    assert.equal(error.code, code, error.message);
+    return true;
+  });
+}
+
+describe('favorites-api through the generated SDK', () => {
+  before(async () => {
+    if (!existsSync(binary)) {
+      throw new Error(`no binary at ${binary}: run cargo build --release first (or set FAVORITES_API_BIN)`);
+    }
+    workDir = mkdtempSync(join(tmpdir(), 'favorites-sdk-e2e-'));
+    const [catalogPort, port] = [await startCatalog(), await freePort()];
+    // A fresh working directory, so neither the repository's .env nor a favorites.toml is read,
+    // and only the variables below (plus PATH) reach the server.
+    const server = start(binary, ['serve'], {
+      cwd: workDir,
+      env: {
+        PATH: process.env.PATH,
+        RUST_LOG: 'warn',
+        DATABASE_URL: `sqlite://${workDir}/e2e.db?mode=rwc`,
+        FAKESTOREAPI_URL: `http://127.0.0.1:${catalogPort}`,
+        SECRET_KEY: 'e2e-signing-key-that-is-long-enough-0123456789',
+        MASTER_USERNAME: 'admin',
+        MASTER_PASSWORD_HASH: PASSWORD_HASH,
+        LISTEN_ADDR: `127.0.0.1:${port}`,
+      },
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntilReady(base, server.child, server.log);
+    api = new FavoritesApi({ url: `${base}/graphql` });
+  });
+
+  after(async () => {
+    await Promise.all(children.map(stop));
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('refuses a wrong password, then issues a token', async () => {
+    await rejectsWith('UNAUTHENTICATED', () =>
+      api.request(IssueTokenDocument, { username: 'admin', password: 'wrong' }),
+    );
+    const { issueToken } = await api.request(IssueTokenDocument, { username: 'admin', password: PASSWORD });
+    assert.equal(issueToken.tokenType, 'Bearer');
+    assert.ok(Date.parse(issueToken.expiresAt) > Date.now());
+    api = api.withToken(issueToken.accessToken);
+  });
+
+  test('favorites: add, read back with catalog details, remove', async () => {
+    const { createClient: ana } = await api.request(CreateClientDocument, {
+      input: { name: 'Ana Silva', email: 'Ana@Example.com' },
+    });
+    assert.equal(ana.email, 'ana@example.com');
+
+    await api.request(AddFavoriteDocument, { clientId: ana.id, productId: 1 });
+    const added = await api.request(AddFavoriteDocument, { clientId: ana.id, productId: 5 });
+    assert.equal(added.addFavorite.favorites.totalCount, 2);
+    await rejectsWith('PRODUCT_NOT_FOUND', () =>
+      api.request(AddFavoriteDocument, { clientId: ana.id, productId: 999 }),
+    );
+
+    const { client } = await api.request(ClientDocument, { id: ana.id });
+    assert.ok(client);
+    assert.deepEqual(
+      client.favorites.nodes.map((f) => [f.productId, f.product?.title]),
+      [[1, PRODUCT_1], [5, PRODUCT_5]],
+    );
+    assert.equal(client.favorites.nodes[0]?.product?.price, 109.95);
+
+    const removed = await api.request(RemoveFavoriteDocument, { clientId: ana.id, productId: 1 });
+    assert.deepEqual(removed.removeFavorite.favorites.nodes.map((f) => f.productId), [5]);
+  });
+
+  test('pages through every client exactly once', async () => {
+    for (let i = 1; i <= 5; i++) {
+      await api.request(CreateClientDocument, { input: { name: `Client ${i}`, email: `client${i}@example.com` } });
+    }
+    const seen: string[] = [];
+    let totalCount = 0;
+    let cursor: string | null = null;
+    do {
+      const { clients }: ClientsQuery = await api.request(ClientsDocument, { first: 2, after: cursor });
+      assert.ok(clients.nodes.length <= 2);
+      seen.push(...clients.nodes.map((c) => c.email));
+      totalCount = clients.totalCount;
+      cursor = clients.pageInfo.hasNextPage ? clients.pageInfo.endCursor : null;
+    } while (cursor);
+    assert.equal(totalCount, 6); // Ana and the five above
+    assert.equal(new Set(seen).size, seen.length, `a client was seen twice: ${seen}`);
+    assert.deepEqual(seen, [
+      'ana@example.com',
+      ...[1, 2, 3, 4, 5].map((i) => `client${i}@example.com`),
+    ]);
+  });
+
+  test('updates and deletes a client', async () => {
+    const { createClient: bo } = await api.request(CreateClientDocument, {
+      input: { name: 'Bo', email: 'bo@example.com' },
+    });
+    const { updateClient } = await api.request(UpdateClientDocument, {
+      id: bo.id,
+      input: { name: 'Bo Lindqvist' },
+    });
+    assert.equal(updateClient.name, 'Bo Lindqvist');
+    assert.equal(updateClient.email, 'bo@example.com'); // absent fields stay as they are
+
+    const { deleteClient } = await api.request(DeleteClientDocument, { id: bo.id });
+    assert.equal(deleteClient, bo.id);
+    assert.equal((await api.request(ClientDocument, { id: bo.id })).client, null);
+    await rejectsWith('NOT_FOUND', () => api.request(UpdateClientDocument, { id: bo.id, input: { name: 'x' } }));
+  });
+
+  test('a taken e-mail is a typed EMAIL_TAKEN error', async () => {
+    await rejectsWith('EMAIL_TAKEN', () =>
+      api.request(CreateClientDocument, { input: { name: 'Another Ana', email: 'ana@example.com' } }),
+    );
+  });
+});
