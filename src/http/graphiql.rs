@@ -21,14 +21,16 @@ pub const ASSET_FILES: [&str; 4] = [
     "graphiql.min.js",
 ];
 
-/// The same files on a CDN, pinned to the versions `scripts/graphiql-assets.d` installs.
+/// The same files on a CDN, pinned to the versions `scripts/graphiql-assets.d` installs (the
+/// page's integrity hashes hold for both). GraphiQL 4 is the last with a bundle that needs no
+/// build step, and React 18 the last with one.
 const CDN_URLS: [&str; 4] = [
-    "https://unpkg.com/graphiql@3.9.0/graphiql.min.css",
-    "https://unpkg.com/react@18.3.1/umd/react.production.min.js",
-    "https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js",
-    "https://unpkg.com/graphiql@3.9.0/graphiql.min.js",
+    "https://cdn.jsdelivr.net/npm/graphiql@4.1.2/graphiql.min.css",
+    "https://cdn.jsdelivr.net/npm/react@18.3.1/umd/react.production.min.js",
+    "https://cdn.jsdelivr.net/npm/react-dom@18.3.1/umd/react-dom.production.min.js",
+    "https://cdn.jsdelivr.net/npm/graphiql@4.1.2/graphiql.min.js",
 ];
-const CDN_ORIGIN: &str = "https://unpkg.com";
+const CDN_ORIGIN: &str = "https://cdn.jsdelivr.net";
 
 const PAGE: &str = include_str!("graphiql/page.html");
 const APP_JS: &str = include_str!("graphiql/app.js");
@@ -81,11 +83,12 @@ impl GraphiqlPage {
                 html.replace(placeholder, url)
             });
         let remote = if assets_dir.is_some() { "" } else { CDN_ORIGIN };
-        // GraphiQL's editors set inline styles; scripts and connections stay locked down.
+        // GraphiQL's dialogs add a <style> element, hence `style-src-elem 'unsafe-inline'`;
+        // its stylesheet embeds its fonts and images. Scripts and connections stay locked down.
         let policy = format!(
-            "default-src 'self'; script-src 'self' {remote}; style-src 'self' 'unsafe-inline' {remote}; \
-             img-src 'self' data:; font-src 'self' data: {remote}; connect-src 'self'; \
-             frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+            "default-src 'none'; script-src 'self' {remote}; style-src 'self' {remote}; \
+             style-src-elem 'self' 'unsafe-inline' {remote}; img-src data:; font-src data:; \
+             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         );
         Ok(Self {
             html: Arc::from(html),
