@@ -217,6 +217,7 @@ impl TestApp {
             graphiql_assets_dir: options.graphiql_assets_dir.clone(),
             persisted_queries_max_bytes: options.persisted_queries_max_bytes,
             redis_url: None,
+            redis_key_prefix: "favorites-api".to_owned(),
         };
         let application = Application::build(settings)
             .await
