@@ -20,4 +20,5 @@ mod pagination;
 mod races;
 mod resilience;
 mod schema;
+mod tcp_proxy;
 mod throttle;
