@@ -20,5 +20,6 @@ mod pagination;
 mod races;
 mod resilience;
 mod schema;
+mod shared_cache;
 mod tcp_proxy;
 mod throttle;
