@@ -332,6 +332,45 @@ async fn requests_keep_succeeding_while_redis_is_down_and_redis_is_used_again_af
 }
 
 #[tokio::test]
+async fn an_instance_leaves_a_connection_that_hangs_and_uses_redis_again() {
+    each_backend_with(options(), |app| async move {
+        let fleet = Fleet::new();
+        fleet
+            .run(async {
+                let proxy = TcpProxy::start(redis_address()).await;
+                let a = fleet
+                    .instance_via(&app, &format!("redis://{}", proxy.address))
+                    .await;
+                a.data(PRODUCT, json!({ "id": 1 })).await;
+                assert!(fleet.holds("product:1").await);
+
+                // Its connection stops answering but stays open: no error, only timeouts,
+                // which do not make redis-rs's ConnectionManager reconnect by itself.
+                proxy.freeze();
+                let started = Instant::now();
+                let mut shared = None;
+                for id in 2..=12 {
+                    let data = a.data(PRODUCT, json!({ "id": id })).await;
+                    assert_eq!(data["product"]["title"], title(id), "{data}");
+                    if fleet.holds(&format!("product:{id}")).await {
+                        shared = Some(id);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                let id = shared.expect("A went back to Redis on a new connection");
+                eprintln!(
+                    "{:?}: A used Redis again {:?} after its connection hung (product {id})",
+                    app.backend,
+                    started.elapsed()
+                );
+            })
+            .await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_service_starts_and_answers_with_redis_unreachable() {
     each_backend_with(options(), |app| async move {
         let fleet = Fleet::new();
