@@ -74,17 +74,27 @@ impl ProductCache {
     }
 
     pub fn store(&self, products: &[Product]) {
-        let now = Instant::now();
+        self.store_fetched(products, Instant::now());
+    }
+
+    /// Stores copies fetched at `fetched_at` (by this instance or, through the shared cache, by
+    /// another): they keep their age, so no instance serves a copy as fresh past the TTL.
+    pub fn store_fetched(&self, products: &[Product], fetched_at: Instant) {
         let mut cache = lock(&self.products);
         let mut missing = lock(&self.missing);
         for product in products {
             missing.remove(&product.id);
-            cache.set(product.id, (product.clone(), now));
+            cache.set(product.id, (product.clone(), fetched_at));
         }
     }
 
     pub fn store_missing(&self, id: i32) {
-        lock(&self.missing).set(id, Instant::now());
+        self.store_missing_since(id, Instant::now());
+    }
+
+    /// "No such product", as learnt at `since` (see `store_fetched`).
+    pub fn store_missing_since(&self, id: i32, since: Instant) {
+        lock(&self.missing).set(id, since);
     }
 
     /// The whole list, if fresh (`allow_stale` false) or still within its stale window.
@@ -100,8 +110,13 @@ impl ProductCache {
     }
 
     pub fn store_whole_catalog(&self, products: Arc<Vec<Product>>) {
-        self.store(&products);
-        *lock(&self.whole_catalog) = Some((products, Instant::now()));
+        self.store_whole_catalog_fetched(products, Instant::now());
+    }
+
+    /// The whole list as fetched at `fetched_at` (see `store_fetched`).
+    pub fn store_whole_catalog_fetched(&self, products: Arc<Vec<Product>>, fetched_at: Instant) {
+        self.store_fetched(&products, fetched_at);
+        *lock(&self.whole_catalog) = Some((products, fetched_at));
     }
 }
 

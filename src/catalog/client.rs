@@ -2,9 +2,10 @@
 //! and so every test, starts cold and isolated.
 //!
 //! Resilience, in the order a call meets it: the cache (fresh data costs nothing), one flight
-//! per key (concurrent callers share one call), the circuit breaker (a failing upstream is left
-//! alone for a while), a deadline for the whole call with at most one retry inside it, and
-//! stale-if-error (the last good copy, when the upstream fails).
+//! per key (concurrent callers share one call), the shared cache when Redis is configured (a copy
+//! another instance fetched, or a wait for the one instance calling: see `shared`), the circuit
+//! breaker (a failing upstream is left alone for a while), a deadline for the whole call with at
+//! most one retry inside it, and stale-if-error (the last good copy, when the upstream fails).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use tokio::time::Instant;
 
 use super::breaker::CircuitBreaker;
 use super::cache::{Freshness, Lookup, ProductCache};
+use super::shared::{CatalogKey, FromFleet, ProductKey, SharedCache, SharedSettings, Stored};
 use super::single_flight::SingleFlight;
-use super::{CatalogError, Product};
+use super::{CatalogBuildError, CatalogError, Product};
 use crate::telemetry::{CatalogMetrics, UpstreamOutcome};
 
 /// Above this many misses in one batch, one `GET /products` is cheaper than one call per id.
@@ -36,6 +38,8 @@ pub struct CatalogSettings {
     /// Consecutive failures that open the circuit, and how long it stays open.
     pub breaker_threshold: u32,
     pub breaker_cool_down: Duration,
+    /// A Redis shared by every instance (`REDIS_URL`); `None` keeps product data in-process.
+    pub shared: Option<SharedSettings>,
 }
 
 /// One request's standing with the catalog. After a call of the request fails, its later
@@ -73,6 +77,7 @@ struct Inner {
     base_url: String,
     timeout: Duration,
     cache: ProductCache,
+    shared: Option<SharedCache>,
     breaker: CircuitBreaker,
     product_flights: SingleFlight<i32, Result<Option<Product>, CatalogError>>,
     catalog_flights: SingleFlight<(), Result<Arc<Vec<Product>>, CatalogError>>,
@@ -80,29 +85,41 @@ struct Inner {
 }
 
 impl Catalog {
-    pub fn new(settings: CatalogSettings) -> Result<Self, CatalogError> {
+    /// Connects nothing: Redis, if configured, is connected on first use.
+    pub fn new(settings: CatalogSettings) -> Result<Self, CatalogBuildError> {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.timeout.min(Duration::from_secs(2)))
             .timeout(settings.timeout)
             .user_agent(concat!("favorites-api/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(CatalogError::transport)?;
+            .map_err(CatalogBuildError::Http)?;
+        let freshness = Freshness {
+            ttl: settings.cache_ttl,
+            stale_for: settings.stale_for,
+        };
+        let metrics = CatalogMetrics::default();
+        let shared = settings
+            .shared
+            .as_ref()
+            .map(|shared| {
+                SharedCache::new(shared, freshness, settings.timeout, metrics.clone())
+                    .map_err(CatalogBuildError::RedisUrl)
+            })
+            .transpose()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 base_url: settings.base_url.trim_end_matches('/').to_owned(),
                 timeout: settings.timeout,
-                cache: ProductCache::new(Freshness {
-                    ttl: settings.cache_ttl,
-                    stale_for: settings.stale_for,
-                }),
+                cache: ProductCache::new(freshness),
+                shared,
                 breaker: CircuitBreaker::new(
                     settings.breaker_threshold,
                     settings.breaker_cool_down,
                 ),
                 product_flights: SingleFlight::new(),
                 catalog_flights: SingleFlight::new(),
-                metrics: CatalogMetrics::default(),
+                metrics,
             }),
         })
     }
@@ -150,16 +167,27 @@ impl Catalog {
             Lookup::Stale(product) => Some(product),
             Lookup::Unknown => None,
         };
-        let fetched = self
-            .get::<Product>(&format!("/products/{id}"), budget)
-            .await
-            .and_then(|product| match product {
-                Some(product) if product.id != id => Err(CatalogError::InvalidBody(format!(
-                    "asked for product {id}, got product {}",
-                    product.id
-                ))),
-                other => Ok(other),
-            });
+        let (fetched, stale) = match &self.inner.shared {
+            None => (self.product_from_upstream(id, budget).await, stale),
+            Some(shared) => {
+                let fetch = || self.product_from_upstream(id, budget);
+                match shared
+                    .fetch(&ProductKey(id), self.may_call(budget), fetch)
+                    .await
+                {
+                    FromFleet::Copy(stored) => {
+                        self.keep_product(id, &stored);
+                        return Ok(stored.value);
+                    }
+                    // The fleet's stale copy is at least as new as ours: every copy this
+                    // instance fetched went there too.
+                    FromFleet::Fetched {
+                        result,
+                        stale: fleet_stale,
+                    } => (result, fleet_stale.flatten().or(stale)),
+                }
+            }
+        };
         match fetched {
             Ok(Some(product)) => {
                 self.inner.cache.store(std::slice::from_ref(&product));
@@ -177,6 +205,42 @@ impl Catalog {
                 None => Err(error),
             },
         }
+    }
+
+    async fn product_from_upstream(
+        &self,
+        id: i32,
+        budget: &RequestBudget,
+    ) -> Result<Option<Product>, CatalogError> {
+        self.get::<Product>(&format!("/products/{id}"), budget)
+            .await
+            .and_then(|product| match product {
+                Some(product) if product.id != id => Err(CatalogError::InvalidBody(format!(
+                    "asked for product {id}, got product {}",
+                    product.id
+                ))),
+                other => Ok(other),
+            })
+    }
+
+    /// Keeps a copy from the shared cache in-process, at the age it has.
+    fn keep_product(&self, id: i32, stored: &Stored<Option<Product>>) {
+        let Some(fetched_at) = stored.fetched_at() else {
+            return;
+        };
+        match &stored.value {
+            Some(product) => self
+                .inner
+                .cache
+                .store_fetched(std::slice::from_ref(product), fetched_at),
+            None => self.inner.cache.store_missing_since(id, fetched_at),
+        }
+    }
+
+    /// Whether this request may call the upstream now; if not, it takes no fleet-wide lock
+    /// (that would only keep other instances waiting on a call that will not be made).
+    fn may_call(&self, budget: &RequestBudget) -> bool {
+        !budget.spent() && !self.inner.breaker.is_open()
     }
 
     /// The products among `ids`, each found, or failed when the catalog could not be asked and
@@ -197,6 +261,18 @@ impl Catalog {
                 Lookup::FreshlyMissing => {}
                 Lookup::Stale(_) | Lookup::Unknown if id >= 1 => missing.push(id),
                 Lookup::Stale(_) | Lookup::Unknown => {}
+            }
+        }
+        if let Some(shared) = &self.inner.shared
+            && missing.len() > MAX_SINGLE_FETCHES
+        {
+            // One round trip for all the misses: what other instances fetched costs no call.
+            for (id, stored) in shared.fresh_products(&missing).await {
+                self.keep_product(id, &stored);
+                if let Some(product) = stored.value {
+                    found.insert(id, Ok(product));
+                }
+                missing.retain(|&missing_id| missing_id != id);
             }
         }
         if missing.len() <= MAX_SINGLE_FETCHES {
@@ -258,27 +334,53 @@ impl Catalog {
         if let Some(all) = self.inner.cache.whole_catalog(false) {
             return Ok(all);
         }
-        // Unlike a single product, the list cannot be "not found": an empty answer is a fault,
-        // and caching it would hide every product for a whole TTL.
-        let fetched = match self.get::<Vec<Product>>("/products", budget).await {
-            Ok(Some(products)) if !products.is_empty() => Ok(Arc::new(products)),
-            Ok(_) => Err(CatalogError::InvalidBody(
-                "the product list is empty".to_owned(),
-            )),
-            Err(error) => Err(error),
+        let (fetched, fleet_stale) = match &self.inner.shared {
+            None => (self.catalog_from_upstream(budget).await, None),
+            Some(shared) => {
+                let fetch = || self.catalog_from_upstream(budget);
+                match shared
+                    .fetch(&CatalogKey, self.may_call(budget), fetch)
+                    .await
+                {
+                    FromFleet::Copy(stored) => {
+                        if let Some(fetched_at) = stored.fetched_at() {
+                            self.inner
+                                .cache
+                                .store_whole_catalog_fetched(Arc::clone(&stored.value), fetched_at);
+                        }
+                        return Ok(stored.value);
+                    }
+                    FromFleet::Fetched { result, stale } => (result, stale),
+                }
+            }
         };
         match fetched {
             Ok(all) => {
                 self.inner.cache.store_whole_catalog(Arc::clone(&all));
                 Ok(all)
             }
-            Err(error) => match self.inner.cache.whole_catalog(true) {
+            Err(error) => match fleet_stale.or_else(|| self.inner.cache.whole_catalog(true)) {
                 Some(stale) => {
                     self.served_stale(&error, stale.len());
                     Ok(stale)
                 }
                 None => Err(error),
             },
+        }
+    }
+
+    async fn catalog_from_upstream(
+        &self,
+        budget: &RequestBudget,
+    ) -> Result<Arc<Vec<Product>>, CatalogError> {
+        // Unlike a single product, the list cannot be "not found": an empty answer is a fault,
+        // and caching it would hide every product for a whole TTL.
+        match self.get::<Vec<Product>>("/products", budget).await {
+            Ok(Some(products)) if !products.is_empty() => Ok(Arc::new(products)),
+            Ok(_) => Err(CatalogError::InvalidBody(
+                "the product list is empty".to_owned(),
+            )),
+            Err(error) => Err(error),
         }
     }
 

@@ -16,6 +16,18 @@ pub enum CatalogError {
     CircuitOpen,
     #[error("catalog not asked: an earlier call of this request failed")]
     FailedEarlierInRequest,
+    #[error("catalog not asked: another instance's call for the same data just failed")]
+    FailedOnAnotherInstance,
+}
+
+/// Why a `Catalog` could not be built (at start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogBuildError {
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
+    // redis-rs does not repeat the URL (which may hold a password) in its errors.
+    #[error("REDIS_URL cannot be used: {0}")]
+    RedisUrl(#[source] redis::RedisError),
 }
 
 impl CatalogError {
@@ -31,7 +43,16 @@ impl CatalogError {
             Self::Timeout
             | Self::InvalidBody(_)
             | Self::CircuitOpen
-            | Self::FailedEarlierInRequest => false,
+            | Self::FailedEarlierInRequest
+            | Self::FailedOnAnotherInstance => false,
         }
+    }
+
+    /// Whether the upstream was actually called (and failed), rather than spared the call.
+    pub(crate) fn reached_upstream(&self) -> bool {
+        !matches!(
+            self,
+            Self::CircuitOpen | Self::FailedEarlierInRequest | Self::FailedOnAnotherInstance
+        )
     }
 }

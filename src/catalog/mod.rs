@@ -1,5 +1,6 @@
-//! The product catalog (FakeStoreAPI): an HTTP client that owns its cache, and the per-request
-//! DataLoader that batches product lookups.
+//! The product catalog (FakeStoreAPI): an HTTP client that owns its cache (in-process, and
+//! optionally shared by every instance through Redis), and the per-request DataLoader that
+//! batches product lookups.
 
 mod breaker;
 mod cache;
@@ -7,9 +8,11 @@ mod client;
 mod error;
 mod loader;
 mod model;
+mod shared;
 mod single_flight;
 
 pub use client::{Catalog, CatalogSettings, RequestBudget};
-pub use error::CatalogError;
+pub use error::{CatalogBuildError, CatalogError};
 pub use loader::ProductLoader;
 pub use model::{Product, Rating};
+pub use shared::SharedSettings;

@@ -45,6 +45,7 @@ pub const KEYS: &[&str] = &[
     "GRAPHIQL_ASSETS_DIR",
     "PERSISTED_QUERIES_MAX_BYTES",
     "REDIS_URL",
+    "REDIS_KEY_PREFIX",
 ];
 
 /// Longest token lifetime we accept: a year.
@@ -93,6 +94,8 @@ pub struct Settings {
     /// A Redis shared by every instance for product data; unset means an in-process cache.
     #[serde(default)]
     pub redis_url: Option<SecretString>,
+    /// What every key of ours in Redis starts with, so services can share one Redis.
+    pub redis_key_prefix: String,
 }
 
 /// Defaults for every key that has one; `SECRET_KEY` and `MASTER_PASSWORD_HASH` have none.
@@ -119,6 +122,7 @@ struct Defaults {
     upstream_breaker_cool_down_ms: u64,
     cors_allowed_origins: &'static str,
     persisted_queries_max_bytes: usize,
+    redis_key_prefix: &'static str,
 }
 
 impl Default for Defaults {
@@ -145,6 +149,7 @@ impl Default for Defaults {
             upstream_breaker_cool_down_ms: 30_000,
             cors_allowed_origins: "",
             persisted_queries_max_bytes: 4 * 1024 * 1024,
+            redis_key_prefix: "favorites-api",
         }
     }
 }
@@ -269,6 +274,17 @@ impl Settings {
             ));
         }
         self.cors_allowed_origins()?;
+        if self.redis_key_prefix.is_empty()
+            || self
+                .redis_key_prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError::invalid(
+                "REDIS_KEY_PREFIX",
+                "must be non-empty, without spaces",
+            ));
+        }
         if let Some(redis_url) = &self.redis_url {
             match reqwest::Url::parse(redis_url.expose_secret()) {
                 Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
@@ -515,6 +531,17 @@ mod tests {
             !err.to_string().contains("987654321"),
             "secret leaked: {err}"
         );
+    }
+
+    #[test]
+    fn redis_key_prefix_has_a_default_and_must_be_one_word() {
+        let key = ("SECRET_KEY", "0123456789abcdef0123456789abcdef");
+        let hash = ("MASTER_PASSWORD_HASH", HASH);
+        let settings = load(&[key, hash]).unwrap();
+        assert_eq!(settings.redis_key_prefix, "favorites-api");
+        assert!(settings.redis_url.is_none());
+        let err = load(&[key, hash, ("REDIS_KEY_PREFIX", "two words")]).unwrap_err();
+        assert!(err.to_string().contains("REDIS_KEY_PREFIX"), "{err}");
     }
 
     #[test]

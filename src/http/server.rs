@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use super::graphiql::MissingAssets;
 use super::{AppState, GraphiqlPage, HttpLimits, router};
 use crate::auth::{Authenticator, LoginThrottle};
-use crate::catalog::{Catalog, CatalogError, CatalogSettings};
+use crate::catalog::{Catalog, CatalogBuildError, CatalogSettings, SharedSettings};
 use crate::config::Settings;
 use crate::db::changes::ChangeFeed;
 use crate::db::{self, DatabaseSettings, StatementCounter};
@@ -29,7 +29,7 @@ pub enum StartupError {
     #[error("database migration failed: {0}")]
     Migration(#[source] sea_orm::DbErr),
     #[error("cannot build the catalog client: {0}")]
-    Catalog(#[source] CatalogError),
+    Catalog(#[source] CatalogBuildError),
     #[error(transparent)]
     GraphiqlAssets(#[from] MissingAssets),
     #[error("{0}")]
@@ -79,6 +79,11 @@ impl Application {
             timeout: settings.upstream_timeout(),
             breaker_threshold: settings.upstream_breaker_threshold,
             breaker_cool_down: settings.upstream_breaker_cool_down(),
+            // Not connected here: the service starts, and answers, while Redis is down.
+            shared: settings.redis_url.clone().map(|url| SharedSettings {
+                url,
+                key_prefix: settings.redis_key_prefix.clone(),
+            }),
         })
         .map_err(StartupError::Catalog)?;
         let authenticator = Authenticator::new(

@@ -63,6 +63,13 @@ pub struct CatalogMetrics {
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub stale_serves: Counter,
+    /// The shared cache (Redis): fresh copies found there, look-ups that found none (and so
+    /// went on to the upstream, or waited for another instance's call), failed commands, and
+    /// waits on another instance's call.
+    pub shared_cache_hits: Counter,
+    pub shared_cache_misses: Counter,
+    pub shared_cache_errors: Counter,
+    pub shared_lock_waits: Counter,
 }
 
 impl CatalogMetrics {
@@ -156,6 +163,26 @@ impl Metrics {
             "catalog_stale_serves",
             "Times a failing catalog was covered by an expired copy",
             catalog.stale_serves.clone(),
+        );
+        registry.register(
+            "catalog_shared_cache_hits",
+            "Fresh product copies found in the shared cache (Redis)",
+            catalog.shared_cache_hits.clone(),
+        );
+        registry.register(
+            "catalog_shared_cache_misses",
+            "Look-ups the shared cache (Redis) had no fresh copy for",
+            catalog.shared_cache_misses.clone(),
+        );
+        registry.register(
+            "catalog_shared_cache_errors",
+            "Shared cache (Redis) commands that failed or timed out",
+            catalog.shared_cache_errors.clone(),
+        );
+        registry.register(
+            "catalog_shared_lock_waits",
+            "Times an instance waited for another instance's catalog call",
+            catalog.shared_lock_waits.clone(),
         );
         registry.register(
             "catalog_breaker_open",

@@ -2,86 +2,14 @@
 //! fail fast with a retryable code, and the service recovers by itself with nothing lost.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 use crate::helpers::{Backend, Options, backends, error_codes, run_on};
-
-struct DbProxy {
-    address: SocketAddr,
-    up: Arc<AtomicBool>,
-    /// When down: hold new connections open without an answer, as a host that vanished would,
-    /// instead of closing them.
-    blackhole: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl DbProxy {
-    async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let blackhole = Arc::new(AtomicBool::new(false));
-        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (up_flag, blackhole_flag, tasks) = (
-            Arc::clone(&up),
-            Arc::clone(&blackhole),
-            Arc::clone(&connections),
-        );
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up_flag.load(Ordering::SeqCst) {
-                    if blackhole_flag.load(Ordering::SeqCst) {
-                        tasks.lock().unwrap().push(tokio::spawn(async move {
-                            let _held = client;
-                            std::future::pending::<()>().await;
-                        }));
-                    }
-                    continue; // otherwise dropped: closed as soon as it opens
-                }
-                tasks.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                }));
-            }
-        });
-        Self {
-            address,
-            up,
-            blackhole,
-            connections,
-        }
-    }
-
-    /// The database "goes down": every open connection is cut, new ones are dropped.
-    fn go_down(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for task in self.connections.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// The database host vanishes: open connections are cut, new ones get no answer at all.
-    fn vanish(&self) {
-        self.blackhole.store(true, Ordering::SeqCst);
-        self.go_down();
-    }
-
-    fn come_back(&self) {
-        for task in self.connections.lock().unwrap().drain(..) {
-            task.abort();
-        }
-        self.blackhole.store(false, Ordering::SeqCst);
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
+use crate::tcp_proxy::TcpProxy;
 
 #[tokio::test]
 async fn requests_fail_fast_while_postgres_is_down_and_recover_after() {
@@ -97,7 +25,7 @@ async fn requests_fail_fast_while_postgres_is_down_and_recover_after() {
         )
         .parse()
         .unwrap();
-        let proxy = Arc::new(DbProxy::start(upstream).await);
+        let proxy = Arc::new(TcpProxy::start(upstream).await);
         proxied.set_port(Some(proxy.address.port())).unwrap();
         let options = Options {
             database_url: Some(proxied.to_string()),

@@ -104,6 +104,26 @@ impl FakeCatalog {
             .await;
     }
 
+    /// How many requests asked for exactly `url_path` (e.g. `/products/3`).
+    pub async fn requests_to(&self, url_path: &str) -> usize {
+        self.request_paths()
+            .await
+            .iter()
+            .filter(|path| *path == url_path)
+            .count()
+    }
+
+    /// The path of every request received, in order.
+    pub async fn request_paths(&self) -> Vec<String> {
+        self.server
+            .received_requests()
+            .await
+            .expect("the fake catalog records requests")
+            .iter()
+            .map(|request| request.url.path().to_owned())
+            .collect()
+    }
+
     pub async fn requests(&self) -> usize {
         self.server
             .received_requests()

@@ -31,7 +31,7 @@ pub fn password_hash() -> String {
     PASSWORD_HASH.clone()
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres(String),
@@ -65,6 +65,10 @@ pub struct Options {
     pub cors_allowed_origins: String,
     pub graphiql_assets_dir: Option<PathBuf>,
     pub persisted_queries_max_bytes: usize,
+    /// A Redis for product data shared by instances (`REDIS_URL`); `None`: in-process only.
+    pub redis_url: Option<String>,
+    /// `REDIS_KEY_PREFIX`; a test sharing a Redis with others gives its own.
+    pub redis_key_prefix: Option<String>,
 }
 
 impl Default for Options {
@@ -83,6 +87,8 @@ impl Default for Options {
             cors_allowed_origins: String::new(),
             graphiql_assets_dir: None,
             persisted_queries_max_bytes: 1024 * 1024,
+            redis_url: None,
+            redis_key_prefix: None,
         }
     }
 }
@@ -130,6 +136,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
     pub backend: Backend,
+    /// What it was started with, so another instance can join it (`another_instance`).
+    pub settings: Settings,
 }
 
 /// The database a test ran on, removed when the test is over.
@@ -216,27 +224,48 @@ impl TestApp {
             cors_allowed_origins: options.cors_allowed_origins.clone(),
             graphiql_assets_dir: options.graphiql_assets_dir.clone(),
             persisted_queries_max_bytes: options.persisted_queries_max_bytes,
-            redis_url: None,
+            redis_url: options.redis_url.clone().map(Into::into),
+            redis_key_prefix: options
+                .redis_key_prefix
+                .clone()
+                .unwrap_or_else(|| "favorites-api".to_owned()),
         };
-        let application = Application::build(settings)
+        let mut app = Self::start(settings, catalog, backend.clone()).await;
+        app.token = app.issue_token().await;
+        (app, database)
+    }
+
+    async fn start(settings: Settings, catalog: Arc<FakeCatalog>, backend: Backend) -> Self {
+        let application = Application::build(settings.clone())
             .await
             .expect("the application starts");
         let address = format!("http://{}", application.local_addr());
         let db = application.db();
         let statements = application.statements();
         tokio::spawn(application.run_until_stopped());
-
-        let mut app = Self {
+        Self {
             address,
             http: reqwest::Client::new(),
             token: String::new(),
             catalog,
             db,
             statements,
-            backend: backend.clone(),
-        };
-        app.token = app.issue_token().await;
-        (app, database)
+            backend,
+            settings,
+        }
+    }
+
+    /// A second (third, ...) instance of the service, as a fleet would run it: the same
+    /// database, fake catalog and Redis, its own port and in-process state. `adjust` changes
+    /// its settings first (say, its `REDIS_URL`). It stops with the test.
+    pub async fn another_instance_with(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.settings.clone();
+        settings.run_migrations = false; // the first instance did
+        adjust(&mut settings);
+        let mut app = Self::start(settings, Arc::clone(&self.catalog), self.backend.clone()).await;
+        // The same SECRET_KEY signs for every instance.
+        app.token = self.token.clone();
+        app
     }
 
     async fn issue_token(&self) -> String {

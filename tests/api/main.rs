@@ -20,5 +20,7 @@ mod pagination;
 mod races;
 mod resilience;
 mod schema;
+mod shared_cache;
 mod subscriptions;
+mod tcp_proxy;
 mod throttle;
