@@ -21,14 +21,20 @@ impl ProductLoader {
     }
 }
 
+/// Shared, because the DataLoader hands every caller of a key its own copy of the value: a page
+/// of 100 clients with 5 favorites each would otherwise copy 500 products, descriptions and all.
 impl Loader<i32> for ProductLoader {
-    type Value = Result<Product, CatalogError>;
+    type Value = Result<Arc<Product>, CatalogError>;
     type Error = CatalogError;
 
     async fn load(
         &self,
         ids: &[i32],
-    ) -> Result<HashMap<i32, Result<Product, CatalogError>>, Self::Error> {
-        Ok(self.catalog.products_by_ids(ids, &self.budget).await)
+    ) -> Result<HashMap<i32, Result<Arc<Product>, CatalogError>>, Self::Error> {
+        let products = self.catalog.products_by_ids(ids, &self.budget).await;
+        Ok(products
+            .into_iter()
+            .map(|(id, outcome)| (id, outcome.map(Arc::new)))
+            .collect())
     }
 }

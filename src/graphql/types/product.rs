@@ -1,24 +1,54 @@
-use async_graphql::SimpleObject;
+use std::sync::Arc;
+
+use async_graphql::{Object, SimpleObject};
 
 use crate::catalog;
 
+/// Shares the catalog's copy rather than owning one: the same product is often in many lists
+/// of one answer.
+#[derive(Clone, Debug)]
+pub struct Product(Arc<catalog::Product>);
+
 /// A product from the catalog (FakeStoreAPI). Details are cached for an hour by default.
-#[derive(Clone, Debug, SimpleObject)]
-pub struct Product {
+#[Object]
+impl Product {
     /// Catalog id of the product.
-    pub id: i32,
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+
     /// Title as the catalog spells it (trailing spaces included).
-    pub title: String,
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
     /// Price in US dollars.
-    pub price: f64,
+    async fn price(&self) -> f64 {
+        self.0.price
+    }
+
     /// Long description.
-    pub description: String,
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
     /// Catalog category, such as "electronics".
-    pub category: String,
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+
     /// URL of the product image.
-    pub image: String,
+    async fn image(&self) -> &str {
+        &self.0.image
+    }
+
     /// Customer rating, when the catalog has one.
-    pub rating: Option<Rating>,
+    async fn rating(&self) -> Option<Rating> {
+        self.0.rating.as_ref().map(|rating| Rating {
+            rate: rating.rate,
+            count: rating.count,
+        })
+    }
 }
 
 /// Customer rating of a product.
@@ -30,19 +60,14 @@ pub struct Rating {
     pub count: i32,
 }
 
+impl From<Arc<catalog::Product>> for Product {
+    fn from(product: Arc<catalog::Product>) -> Self {
+        Self(product)
+    }
+}
+
 impl From<catalog::Product> for Product {
     fn from(product: catalog::Product) -> Self {
-        Self {
-            id: product.id,
-            title: product.title,
-            price: product.price,
-            description: product.description,
-            category: product.category,
-            image: product.image,
-            rating: product.rating.map(|rating| Rating {
-                rate: rating.rate,
-                count: rating.count,
-            }),
-        }
+        Self(Arc::new(product))
     }
 }
