@@ -39,6 +39,8 @@ pub enum AuthError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admin {
     pub username: String,
+    /// When the token that proved it expires: a long-lived connection ends there.
+    pub token_expires_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug)]
@@ -165,6 +167,8 @@ impl Authenticator {
         }
         Ok(Admin {
             username: data.claims.sub,
+            token_expires_at: DateTime::from_timestamp(data.claims.exp, 0)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
         })
     }
 }

@@ -68,19 +68,38 @@ async fn serve(
             }
         };
     let caller = caller_from_authorization(authorization(&payload), &state);
-    if !matches!(caller, Caller::Admin(_)) {
+    let Caller::Admin(admin) = &caller else {
         return close(&mut sink, FORBIDDEN, "Forbidden").await;
-    }
+    };
+    let token_lifetime = (admin.token_expires_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
     let mut data = Data::default();
     data.insert(caller);
     data.insert(address);
     data.insert(RequestLoaders::new(state.db.clone(), state.catalog.clone()));
     // async-graphql answers the `connection_init` we already read with its `connection_ack`.
     let stream = futures::stream::once(async move { Ok(init) }).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, stream, state.schema.clone(), protocol)
-        .with_data(data)
-        .serve()
-        .await;
+    // async-graphql writes into a channel rather than the socket, so that we keep the socket
+    // and can close it ourselves when the token expires.
+    let (outgoing, mut to_send) = futures::channel::mpsc::channel::<Message>(16);
+    let connection =
+        GraphQLWebSocket::new_with_pair(outgoing, stream, state.schema.clone(), protocol)
+            .with_data(data)
+            .serve();
+    let forward = async {
+        while let Some(message) = to_send.next().await {
+            if sink.send(message).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = futures::future::join(connection, forward) => {}
+        () = tokio::time::sleep(token_lifetime) => {
+            close(&mut sink, FORBIDDEN, "Forbidden: the token expired").await;
+        }
+    }
 }
 
 enum Refusal {

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{TestApp, each_backend};
+use crate::helpers::{ADMIN, SECRET_KEY, TestApp, each_backend};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -172,6 +172,45 @@ async fn a_connection_without_a_valid_token_is_closed_with_4403() {
             receive(&mut socket).await,
             Err(Some(CloseCode::Library(4401)))
         );
+    })
+    .await;
+}
+
+/// A token signed like the service's own, for `ADMIN`, that expires in `seconds`.
+fn token_expiring_in(seconds: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({
+        "sub": ADMIN, "iat": now, "exp": now + seconds,
+        "iss": "favorites-api", "aud": "favorites-api",
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET_KEY.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_subscription_ends_with_4403_when_its_token_expires() {
+    each_backend(|app| async move {
+        let client = app.create_client("Ana", "ana@example.com").await;
+        let mut socket = subscribe(&app.address, &token_expiring_in(2), &client).await;
+        // Still served while the token is good.
+        app.add_favorite(&client, 1).await;
+        assert_eq!(receive(&mut socket).await.unwrap()["type"], "next");
+        let closed = tokio::time::timeout(Duration::from_secs(4), async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Close(frame))) => return frame.map(|frame| frame.code),
+                    Some(Ok(_)) => continue,
+                    _ => return None,
+                }
+            }
+        })
+        .await
+        .expect("closed once the token expired");
+        assert_eq!(closed, Some(CloseCode::Library(4403)));
     })
     .await;
 }
