@@ -146,13 +146,21 @@ impl Catalog {
         match self.lookup(id) {
             Lookup::Fresh(product) => Ok(Some(product)),
             Lookup::FreshlyMissing => Ok(None),
-            Lookup::Stale(_) | Lookup::Unknown => {
-                self.inner
-                    .product_flights
-                    .run(id, || self.fetch_product(id, budget))
-                    .await
-            }
+            Lookup::Stale(_) | Lookup::Unknown => self.fetch_in_flight(id, budget).await,
         }
+    }
+
+    /// A product the cache could not answer (already looked up, and counted as a miss): one
+    /// flight per id, shared by concurrent callers.
+    async fn fetch_in_flight(
+        &self,
+        id: i32,
+        budget: &RequestBudget,
+    ) -> Result<Option<Product>, CatalogError> {
+        self.inner
+            .product_flights
+            .run(id, || self.fetch_product(id, budget))
+            .await
     }
 
     async fn fetch_product(
@@ -277,7 +285,7 @@ impl Catalog {
         }
         if missing.len() <= MAX_SINGLE_FETCHES {
             for id in missing {
-                match self.product(id, budget).await {
+                match self.fetch_in_flight(id, budget).await {
                     Ok(Some(product)) => {
                         found.insert(id, Ok(product));
                     }

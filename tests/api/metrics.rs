@@ -81,6 +81,32 @@ async fn metrics_count_operations_errors_catalog_and_database_work() {
 }
 
 #[tokio::test]
+async fn a_cache_miss_is_counted_once() {
+    each_backend(|app| async move {
+        // Through the repository, so that no cache has seen product 7.
+        let client = app.create_client("Ana", "ana@example.com").await;
+        favorites_api::db::repositories::favorites::add(
+            &app.db,
+            &favorites_api::db::changes::ChangeFeed::local(),
+            uuid::Uuid::parse_str(&client).unwrap(),
+            7,
+        )
+        .await
+        .unwrap();
+        let before = scrape(&app).await;
+        app.data(
+            "query($id: UUID!) { client(id: $id) { favorites { nodes { product { title } } } } }",
+            json!({ "id": client }),
+        )
+        .await;
+        let after = scrape(&app).await;
+        let misses = |text: &str| sample(text, "catalog_cache_misses_total").unwrap_or(0.0);
+        assert_eq!(misses(&after) - misses(&before), 1.0, "{before}\n{after}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn metrics_show_the_catalog_failing() {
     each_backend(|app| async move {
         let client = app.create_client("Ana", "ana@example.com").await;
