@@ -28,6 +28,8 @@ enum Command {
     Migrate,
     /// Write the GraphQL schema (SDL) to standard output.
     PrintSchema,
+    /// Write the table of settings (Markdown, as in the README) to standard output.
+    PrintSettings,
     /// Read a password from standard input and print its bcrypt hash for MASTER_PASSWORD_HASH.
     HashPassword {
         /// bcrypt cost (4 to 31); every step doubles the work.
@@ -42,6 +44,7 @@ pub fn run() -> ExitCode {
         Command::Serve => with_runtime(serve()),
         Command::Migrate => with_runtime(migrate()),
         Command::PrintSchema => print_schema(),
+        Command::PrintSettings => print(&crate::config::markdown_table(crate::config::KEYS)),
         Command::HashPassword { cost } => hash_password(cost),
     };
     match result {
@@ -62,9 +65,14 @@ fn with_runtime(task: impl Future<Output = Result<(), String>>) -> Result<(), St
 }
 
 async fn serve() -> Result<(), String> {
-    let settings = Settings::load().map_err(|error| error.to_string())?;
-    crate::telemetry::init();
-    let app = Application::build(settings)
+    let loaded = Settings::load().map_err(|error| error.to_string())?;
+    crate::telemetry::init(&loaded.settings.log_filter);
+    // Which layer won for each secret (never its value): a real secret shadowed by a demo one
+    // is visible here.
+    for (key, source) in &loaded.secret_sources {
+        tracing::info!(key, from = %source, "secret setting loaded");
+    }
+    let app = Application::build(loaded.settings)
         .await
         .map_err(|error| error.to_string())?;
     app.run_until_stopped()
@@ -74,7 +82,7 @@ async fn serve() -> Result<(), String> {
 
 async fn migrate() -> Result<(), String> {
     let target = DatabaseTarget::load().map_err(|error| error.to_string())?;
-    crate::telemetry::init();
+    crate::telemetry::init(crate::telemetry::DEFAULT_LOG_FILTER);
     let connection = db::connect(
         &DatabaseSettings {
             url: &target.database_url,
@@ -86,17 +94,24 @@ async fn migrate() -> Result<(), String> {
     )
     .await
     .map_err(|error| format!("cannot connect to the database: {error}"))?;
-    db::run_migrations(&connection)
-        .await
-        .map_err(|error| format!("migration failed: {error}"))?;
+    db::run_migrations(&connection).await.map_err(|error| {
+        format!(
+            "migration failed: {}",
+            target.database_url.scrub(&error.to_string())
+        )
+    })?;
     println!("migrations applied");
     Ok(())
 }
 
 fn print_schema() -> Result<(), String> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(crate::graphql::sdl().as_bytes())
+    print(&crate::graphql::sdl())
+}
+
+fn print(text: &str) -> Result<(), String> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
         .map_err(|error| error.to_string())
 }
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
 
+use crate::config::DatabaseUrl;
+
 pub use error::RepoError;
 
 /// Counts the SQL statements the service sends, for tests and for operators (`/metrics`).
@@ -49,15 +51,19 @@ pub fn pool_usage(connection: &DatabaseConnection) -> (u32, u32) {
 }
 
 pub struct DatabaseSettings<'a> {
-    pub url: &'a str,
+    pub url: &'a DatabaseUrl,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     /// A PostgreSQL schema to work in instead of `public` (tests use one schema each).
     pub schema: Option<&'a str>,
 }
 
-pub fn is_sqlite(url: &str) -> bool {
-    url.starts_with("sqlite:")
+/// Why the pool could not be opened, with the URL and its password scrubbed from the driver's
+/// words (it quotes the URL it could not use).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    message: String,
 }
 
 /// Opens the pool. SQLite gets a single connection: it has one writer anyway, and a single
@@ -65,13 +71,13 @@ pub fn is_sqlite(url: &str) -> bool {
 pub async fn connect(
     settings: &DatabaseSettings<'_>,
     counter: StatementCounter,
-) -> Result<DatabaseConnection, DbErr> {
-    let max_connections = if is_sqlite(settings.url) {
+) -> Result<DatabaseConnection, ConnectError> {
+    let max_connections = if settings.url.is_sqlite() {
         1
     } else {
         settings.max_connections
     };
-    let mut options = ConnectOptions::new(settings.url.to_owned());
+    let mut options = ConnectOptions::new(settings.url.expose().to_owned());
     options
         .max_connections(max_connections)
         .min_connections(1)
@@ -81,7 +87,12 @@ pub async fn connect(
     if let Some(schema) = settings.schema {
         options.set_schema_search_path(schema.to_owned());
     }
-    let mut connection = sea_orm::Database::connect(options).await?;
+    let mut connection =
+        sea_orm::Database::connect(options)
+            .await
+            .map_err(|error| ConnectError {
+                message: settings.url.scrub(&error.to_string()),
+            })?;
     connection.set_metric_callback(move |_| counter.increment());
     Ok(connection)
 }

@@ -5,24 +5,23 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::config::CorsOrigins;
+
 /// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// `None` when no origin is allowed: then no CORS header is ever sent, and browsers keep other
 /// origins out.
-pub fn layer(allowed_origins: &[String]) -> Option<CorsLayer> {
-    if allowed_origins.is_empty() {
-        return None;
-    }
-    let origins = if allowed_origins.iter().any(|origin| origin == "*") {
-        AllowOrigin::any()
-    } else {
-        // Validated by the settings: each is a bare `scheme://host[:port]`.
-        AllowOrigin::list(
-            allowed_origins
+pub fn layer(allowed_origins: &CorsOrigins) -> Option<CorsLayer> {
+    let origins = match allowed_origins {
+        CorsOrigins::None => return None,
+        CorsOrigins::Any => AllowOrigin::any(),
+        // Parsed by the settings: each is a bare `scheme://host[:port]`.
+        CorsOrigins::List(origins) => AllowOrigin::list(
+            origins
                 .iter()
                 .filter_map(|origin| HeaderValue::from_str(origin).ok()),
-        )
+        ),
     };
     Some(
         CorsLayer::new()

@@ -23,6 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
+use crate::config::CorsOrigins;
 use crate::graphql::AppSchema;
 use crate::telemetry::Metrics;
 
@@ -38,8 +39,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub limits: HttpLimits,
     pub graphiql: GraphiqlPage,
-    /// Origins allowed to call us from a browser (`*` for any); empty means none.
-    pub cors_allowed_origins: Vec<String>,
+    /// Origins allowed to call us from a browser.
+    pub cors_allowed_origins: CorsOrigins,
     pub metrics: Metrics,
 }
 

@@ -25,15 +25,15 @@ const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot connect to the database: {0}")]
-    Database(#[source] sea_orm::DbErr),
+    Connect(#[source] db::ConnectError),
+    #[error("cannot start the change feed: {0}")]
+    ChangeFeed(String),
     #[error("database migration failed: {0}")]
-    Migration(#[source] sea_orm::DbErr),
+    Migration(String),
     #[error("cannot build the catalog client: {0}")]
     Catalog(#[source] CatalogBuildError),
     #[error(transparent)]
     GraphiqlAssets(#[from] MissingAssets),
-    #[error("{0}")]
-    Config(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -54,31 +54,31 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         // Checked before connecting: a misconfigured page should not wait on a database.
         let graphiql = GraphiqlPage::new(settings.graphiql_assets_dir.as_deref())?;
-        let cors_allowed_origins = settings.cors_allowed_origins()?;
         let statements = StatementCounter::default();
         let db = db::connect(
             &DatabaseSettings {
                 url: &settings.database_url,
                 max_connections: settings.database_max_connections,
-                acquire_timeout: settings.database_acquire_timeout(),
+                acquire_timeout: settings.database_acquire_timeout,
                 schema: settings.database_schema.as_deref(),
             },
             statements.clone(),
         )
         .await
-        .map_err(StartupError::Database)?;
+        .map_err(StartupError::Connect)?;
+        let scrub = |error: sea_orm::DbErr| settings.database_url.scrub(&error.to_string());
         if settings.run_migrations {
             db::run_migrations(&db)
                 .await
-                .map_err(StartupError::Migration)?;
+                .map_err(|error| StartupError::Migration(scrub(error)))?;
         }
         let catalog = Catalog::new(CatalogSettings {
-            base_url: settings.fakestoreapi_url.clone(),
-            cache_ttl: settings.product_cache_ttl(),
-            stale_for: settings.product_stale_for(),
-            timeout: settings.upstream_timeout(),
+            base_url: settings.fakestoreapi_url.to_string(),
+            cache_ttl: settings.product_cache_ttl,
+            stale_for: settings.product_stale_for,
+            timeout: settings.upstream_timeout,
             breaker_threshold: settings.upstream_breaker_threshold,
-            breaker_cool_down: settings.upstream_breaker_cool_down(),
+            breaker_cool_down: settings.upstream_breaker_cool_down,
             // Not connected here: the service starts, and answers, while Redis is down.
             shared: settings.redis_url.clone().map(|url| SharedSettings {
                 url,
@@ -90,12 +90,12 @@ impl Application {
             settings.master_username.clone(),
             settings.master_password_hash.clone(),
             &settings.secret_key,
-            settings.token_lifetime(),
+            settings.master_token_lifetime,
             LoginThrottle::new(settings.login_max_failures_per_minute),
         );
         let changes = ChangeFeed::start(&db, settings.database_schema.as_deref())
             .await
-            .map_err(StartupError::Database)?;
+            .map_err(|error| StartupError::ChangeFeed(scrub(error)))?;
         let metrics = Metrics::new(statements.counter(), catalog.metrics());
         let schema = build_schema(
             db.clone(),
@@ -129,11 +129,11 @@ impl Application {
                 limits: HttpLimits {
                     max_body_bytes: settings.max_body_bytes,
                     max_batch_size: settings.max_batch_size,
-                    request_timeout: settings.request_timeout(),
+                    request_timeout: settings.request_timeout,
                     trust_proxy: settings.trust_proxy,
                 },
                 graphiql,
-                cors_allowed_origins,
+                cors_allowed_origins: settings.cors_allowed_origins.clone(),
                 metrics,
             },
             statements,

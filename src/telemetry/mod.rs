@@ -1,5 +1,5 @@
-//! What operators see: logs (human-readable lines on stderr, filtered by `RUST_LOG`, default
-//! `info`) and Prometheus metrics (`GET /metrics`).
+//! What operators see: logs (human-readable lines on stderr, filtered by `RUST_LOG`) and
+//! Prometheus metrics (`GET /metrics`).
 
 mod metrics;
 
@@ -9,9 +9,15 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=info"));
+pub use crate::config::DEFAULT_LOG_FILTER;
+
+/// `filter` is `RUST_LOG` (tracing's `EnvFilter` syntax); one it cannot read falls back to the
+/// default, with a warning.
+pub fn init(filter: &str) {
+    let (filter, unreadable) = match EnvFilter::try_new(filter) {
+        Ok(filter) => (filter, None),
+        Err(error) => (EnvFilter::new(DEFAULT_LOG_FILTER), Some(error)),
+    };
     // A second call (tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -19,4 +25,7 @@ pub fn init() {
         // Colour codes help a terminal and garble a log file.
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+    if let Some(error) = unreadable {
+        tracing::warn!(%error, "RUST_LOG cannot be read; logging at the default level");
+    }
 }

@@ -56,10 +56,7 @@ async fn unknown_products_are_null() {
 #[tokio::test]
 async fn catalog_failures_are_upstream_unavailable() {
     each_backend_with(
-        Options {
-            upstream_timeout: Duration::from_millis(300),
-            ..Options::default()
-        },
+        Options::default().with("UPSTREAM_TIMEOUT_MS", 300),
         |app| async move {
             app.catalog
                 .answer_path_with("/products/1", ResponseTemplate::new(500))
@@ -112,10 +109,7 @@ async fn products_lists_the_whole_catalog_once() {
 #[tokio::test]
 async fn cached_products_expire_after_the_ttl() {
     each_backend_with(
-        Options {
-            product_cache_ttl: Duration::from_secs(1),
-            ..Options::default()
-        },
+        Options::default().with("PRODUCT_CACHE_TTL_SECONDS", 1),
         |app| async move {
             app.data(PRODUCT, json!({ "id": 3 })).await;
             app.data(PRODUCT, json!({ "id": 3 })).await;

@@ -27,11 +27,9 @@ async fn requests_fail_fast_while_postgres_is_down_and_recover_after() {
         .unwrap();
         let proxy = Arc::new(TcpProxy::start(upstream).await);
         proxied.set_port(Some(proxy.address.port())).unwrap();
-        let options = Options {
-            database_url: Some(proxied.to_string()),
-            database_acquire_timeout: Duration::from_millis(1_000),
-            ..Options::default()
-        };
+        let options = Options::default()
+            .with("DATABASE_URL", &proxied)
+            .with("DATABASE_ACQUIRE_TIMEOUT_MS", 1_000);
         let proxy_in_test = Arc::clone(&proxy);
         run_on(&backend, &options, &move |app| {
             let proxy = Arc::clone(&proxy_in_test);

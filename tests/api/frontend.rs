@@ -14,10 +14,10 @@ use crate::helpers::{Options, TestApp, each_backend, each_backend_with, error_co
 const FRONTEND: &str = "https://shop.example.com";
 
 fn cors_options() -> Options {
-    Options {
-        cors_allowed_origins: format!("{FRONTEND}, http://localhost:5173"),
-        ..Options::default()
-    }
+    Options::default().with(
+        "CORS_ALLOWED_ORIGINS",
+        format!("{FRONTEND}, http://localhost:5173"),
+    )
 }
 
 async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
@@ -220,10 +220,7 @@ async fn persisted_documents_pass_the_same_guards_as_any_other() {
 
 #[tokio::test]
 async fn persisted_query_storage_is_bounded() {
-    let options = Options {
-        persisted_queries_max_bytes: 300,
-        ..Options::default()
-    };
+    let options = Options::default().with("PERSISTED_QUERIES_MAX_BYTES", 300);
     each_backend_with(options, |app| async move {
         let queries: Vec<String> = (0..4)
             .map(|index| format!("query Q{index} {{ clients {{ totalCount }} }}"))
@@ -277,10 +274,7 @@ async fn graphiql_serves_local_assets_and_points_nowhere_else() {
     for file in favorites_api::http::GRAPHIQL_ASSET_FILES {
         std::fs::write(dir.join(file), format!("/* {file} */")).unwrap();
     }
-    let options = Options {
-        graphiql_assets_dir: Some(dir.clone()),
-        ..Options::default()
-    };
+    let options = Options::default().with("GRAPHIQL_ASSETS_DIR", dir.display());
     each_backend_with(options, |app| async move {
         let response = app.get("/graphql").await;
         let policy = response.headers()[CONTENT_SECURITY_POLICY]

@@ -48,48 +48,23 @@ pub fn backends() -> Vec<Backend> {
     backends
 }
 
-/// Knobs a test may turn before the app starts.
-#[derive(Clone, Debug)]
+/// Settings a test changes before the app starts, written as an operator would write them
+/// (`Options::default().with("UPSTREAM_TIMEOUT_MS", 300)`): they go through the same parsing and
+/// validation as a real configuration.
+#[derive(Clone, Debug, Default)]
 pub struct Options {
-    pub product_cache_ttl: Duration,
-    pub product_stale_for: Duration,
-    pub upstream_timeout: Duration,
-    pub token_lifetime_minutes: u64,
-    pub request_timeout: Duration,
-    pub introspection: bool,
-    pub trust_proxy: bool,
-    /// A test's own database URL (say, through a proxy it controls) instead of the backend's.
-    pub database_url: Option<String>,
-    pub database_acquire_timeout: Duration,
-    pub breaker_cool_down: Duration,
-    pub cors_allowed_origins: String,
-    pub graphiql_assets_dir: Option<PathBuf>,
-    pub persisted_queries_max_bytes: usize,
-    /// A Redis for product data shared by instances (`REDIS_URL`); `None`: in-process only.
-    pub redis_url: Option<String>,
-    /// `REDIS_KEY_PREFIX`; a test sharing a Redis with others gives its own.
-    pub redis_key_prefix: Option<String>,
+    overrides: Vec<(String, String)>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            product_cache_ttl: Duration::from_secs(3600),
-            product_stale_for: Duration::from_secs(86_400),
-            upstream_timeout: Duration::from_secs(2),
-            token_lifetime_minutes: 60,
-            request_timeout: Duration::from_secs(10),
-            introspection: true,
-            trust_proxy: false,
-            database_url: None,
-            database_acquire_timeout: Duration::from_secs(5),
-            breaker_cool_down: Duration::from_secs(30),
-            cors_allowed_origins: String::new(),
-            graphiql_assets_dir: None,
-            persisted_queries_max_bytes: 1024 * 1024,
-            redis_url: None,
-            redis_key_prefix: None,
-        }
+impl Options {
+    pub fn with(mut self, key: &str, value: impl ToString) -> Self {
+        self.overrides.push((key.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Milliseconds, as `_MS` keys take them.
+    pub fn with_millis(self, key: &str, duration: Duration) -> Self {
+        self.with(key, duration.as_millis())
     }
 }
 
@@ -136,8 +111,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
     pub backend: Backend,
-    /// What it was started with, so another instance can join it (`another_instance`).
-    pub settings: Settings,
+    /// The settings it was started with, so another instance can join it (`another_instance`).
+    pub pairs: Vec<(String, String)>,
 }
 
 /// The database a test ran on, removed when the test is over.
@@ -198,45 +173,34 @@ impl TestApp {
                 )
             }
         };
-        let settings = Settings {
-            database_url: options.database_url.clone().unwrap_or(database_url),
-            database_schema,
-            database_max_connections: 10,
-            database_acquire_timeout_ms: options.database_acquire_timeout.as_millis() as u64,
-            fakestoreapi_url: catalog.url(),
-            secret_key: SECRET_KEY.to_owned().into(),
-            master_username: ADMIN.to_owned(),
-            master_password_hash: PASSWORD_HASH.clone().into(),
-            master_token_expire_minutes: options.token_lifetime_minutes,
-            listen_addr: "127.0.0.1:0".parse().expect("an address"),
-            product_cache_ttl_seconds: options.product_cache_ttl.as_secs(),
-            upstream_timeout_ms: options.upstream_timeout.as_millis() as u64,
-            run_migrations: true,
-            product_stale_seconds: options.product_stale_for.as_secs(),
-            request_timeout_ms: options.request_timeout.as_millis() as u64,
-            max_body_bytes: 1024 * 1024,
-            max_batch_size: 10,
-            introspection_enabled: options.introspection,
-            trust_proxy: options.trust_proxy,
-            login_max_failures_per_minute: 10,
-            upstream_breaker_threshold: 5,
-            upstream_breaker_cool_down_ms: options.breaker_cool_down.as_millis() as u64,
-            cors_allowed_origins: options.cors_allowed_origins.clone(),
-            graphiql_assets_dir: options.graphiql_assets_dir.clone(),
-            persisted_queries_max_bytes: options.persisted_queries_max_bytes,
-            redis_url: options.redis_url.clone().map(Into::into),
-            redis_key_prefix: options
-                .redis_key_prefix
-                .clone()
-                .unwrap_or_else(|| "favorites-api".to_owned()),
-        };
-        let mut app = Self::start(settings, catalog, backend.clone()).await;
+        let mut pairs: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), database_url),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS".into(), "5000".into()),
+            ("FAKESTOREAPI_URL".into(), catalog.url()),
+            ("SECRET_KEY".into(), SECRET_KEY.into()),
+            ("MASTER_USERNAME".into(), ADMIN.into()),
+            ("MASTER_PASSWORD_HASH".into(), PASSWORD_HASH.clone()),
+            ("MASTER_TOKEN_EXPIRE_MINUTES".into(), "60".into()),
+            ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+            (
+                "PERSISTED_QUERIES_MAX_BYTES".into(),
+                (1024 * 1024).to_string(),
+            ),
+        ];
+        pairs.extend(database_schema.map(|schema| ("DATABASE_SCHEMA".into(), schema)));
+        pairs.extend(options.overrides.iter().cloned());
+        let mut app = Self::start(pairs, catalog, backend.clone()).await;
         app.token = app.issue_token().await;
         (app, database)
     }
 
-    async fn start(settings: Settings, catalog: Arc<FakeCatalog>, backend: Backend) -> Self {
-        let application = Application::build(settings.clone())
+    async fn start(
+        pairs: Vec<(String, String)>,
+        catalog: Arc<FakeCatalog>,
+        backend: Backend,
+    ) -> Self {
+        let settings = Settings::from_pairs(pairs.clone()).expect("valid test settings");
+        let application = Application::build(settings)
             .await
             .expect("the application starts");
         let address = format!("http://{}", application.local_addr());
@@ -251,18 +215,18 @@ impl TestApp {
             db,
             statements,
             backend,
-            settings,
+            pairs,
         }
     }
 
     /// A second (third, ...) instance of the service, as a fleet would run it: the same
-    /// database, fake catalog and Redis, its own port and in-process state. `adjust` changes
-    /// its settings first (say, its `REDIS_URL`). It stops with the test.
-    pub async fn another_instance_with(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
-        let mut settings = self.settings.clone();
-        settings.run_migrations = false; // the first instance did
-        adjust(&mut settings);
-        let mut app = Self::start(settings, Arc::clone(&self.catalog), self.backend.clone()).await;
+    /// database, fake catalog and Redis, its own port and in-process state. `options` change
+    /// its settings (say, its `REDIS_URL`). It stops with the test.
+    pub async fn another_instance_with(&self, options: Options) -> Self {
+        let mut pairs = self.pairs.clone();
+        pairs.push(("RUN_MIGRATIONS".into(), "false".into())); // the first instance did
+        pairs.extend(options.overrides);
+        let mut app = Self::start(pairs, Arc::clone(&self.catalog), self.backend.clone()).await;
         // The same SECRET_KEY signs for every instance.
         app.token = self.token.clone();
         app

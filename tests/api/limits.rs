@@ -186,10 +186,7 @@ async fn posts_must_be_json_and_get_never_executes() {
 #[tokio::test]
 async fn introspection_can_be_turned_off_with_suggestions() {
     each_backend_with(
-        Options {
-            introspection: false,
-            ..Options::default()
-        },
+        Options::default().with("INTROSPECTION_ENABLED", false),
         |app| async move {
             let body = app.graphql_as(None, INTROSPECTION, json!({})).await;
             assert!(
@@ -218,11 +215,9 @@ async fn suggestions_are_on_with_introspection() {
 #[tokio::test]
 async fn no_request_outlives_the_request_timeout() {
     each_backend_with(
-        Options {
-            request_timeout: std::time::Duration::from_millis(400),
-            upstream_timeout: std::time::Duration::from_secs(5),
-            ..Options::default()
-        },
+        Options::default()
+            .with("REQUEST_TIMEOUT_MS", 400)
+            .with("UPSTREAM_TIMEOUT_MS", 5_000),
         |app| async move {
             app.catalog.hang().await;
             let (status, body) = app
@@ -335,10 +330,7 @@ async fn unknown_routes_methods_and_odd_bodies_answer_with_codes() {
 #[tokio::test]
 async fn a_body_that_trickles_in_gets_408_not_a_5xx() {
     each_backend_with(
-        Options {
-            request_timeout: std::time::Duration::from_millis(400),
-            ..Options::default()
-        },
+        Options::default().with("REQUEST_TIMEOUT_MS", 400),
         |app| async move {
             let chunks = futures::stream::unfold(0, |sent| async move {
                 if sent == 3 {

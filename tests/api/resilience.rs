@@ -11,12 +11,6 @@ use crate::helpers::{Options, each_backend, each_backend_with, error_codes};
 const PRODUCT: &str = "query($id: Int!) { product(id: $id) { id title } }";
 const FAVORITES: &str = "query($id: UUID!) { client(id: $id) { name favorites { totalCount nodes { productId addedAt product { title } } } } }";
 
-fn options(change: impl FnOnce(&mut Options)) -> Options {
-    let mut options = Options::default();
-    change(&mut options);
-    options
-}
-
 #[tokio::test]
 async fn one_failure_is_retried_within_the_budget() {
     each_backend(|app| async move {
@@ -33,50 +27,53 @@ async fn one_failure_is_retried_within_the_budget() {
 #[tokio::test]
 async fn a_hanging_catalog_costs_one_budget_and_favorites_still_answer() {
     let budget = Duration::from_millis(500);
-    each_backend_with(options(|o| o.upstream_timeout = budget), |app| async move {
-        let id = app.create_client("Ana", "ana@example.com").await;
-        let client_id = uuid::Uuid::parse_str(&id).unwrap();
-        for product in [1, 2, 3] {
-            favorites_api::db::repositories::favorites::add(
-                &app.db,
-                &ChangeFeed::local(),
-                client_id,
-                product,
-            )
-            .await
-            .unwrap();
-        }
-        app.catalog.hang().await;
-        let started = Instant::now();
-        let body = app.graphql(FAVORITES, json!({ "id": id })).await;
-        let elapsed = started.elapsed();
-        eprintln!(
-            "{:?}: favorites with a hanging catalog answered in {elapsed:?}",
-            app.backend
-        );
-        // A bound on behaviour (the request ends within its budget and a margin), not a speed
-        // target: the catalog would hang for 30 s.
-        assert!(elapsed < budget + Duration::from_secs(1), "{elapsed:?}");
-        assert_eq!(
-            body["data"]["client"]["favorites"]["totalCount"], 3,
-            "{body}"
-        );
-        assert!(body["data"]["client"]["favorites"]["nodes"][2]["product"].is_null());
-        assert!(
-            error_codes(&body)
-                .iter()
-                .all(|code| code == "UPSTREAM_UNAVAILABLE"),
-            "{body}"
-        );
-        assert_eq!(error_codes(&body).len(), 3);
-    })
+    each_backend_with(
+        Options::default().with_millis("UPSTREAM_TIMEOUT_MS", budget),
+        |app| async move {
+            let id = app.create_client("Ana", "ana@example.com").await;
+            let client_id = uuid::Uuid::parse_str(&id).unwrap();
+            for product in [1, 2, 3] {
+                favorites_api::db::repositories::favorites::add(
+                    &app.db,
+                    &ChangeFeed::local(),
+                    client_id,
+                    product,
+                )
+                .await
+                .unwrap();
+            }
+            app.catalog.hang().await;
+            let started = Instant::now();
+            let body = app.graphql(FAVORITES, json!({ "id": id })).await;
+            let elapsed = started.elapsed();
+            eprintln!(
+                "{:?}: favorites with a hanging catalog answered in {elapsed:?}",
+                app.backend
+            );
+            // A bound on behaviour (the request ends within its budget and a margin), not a speed
+            // target: the catalog would hang for 30 s.
+            assert!(elapsed < budget + Duration::from_secs(1), "{elapsed:?}");
+            assert_eq!(
+                body["data"]["client"]["favorites"]["totalCount"], 3,
+                "{body}"
+            );
+            assert!(body["data"]["client"]["favorites"]["nodes"][2]["product"].is_null());
+            assert!(
+                error_codes(&body)
+                    .iter()
+                    .all(|code| code == "UPSTREAM_UNAVAILABLE"),
+                "{body}"
+            );
+            assert_eq!(error_codes(&body).len(), 3);
+        },
+    )
     .await;
 }
 
 #[tokio::test]
 async fn the_breaker_opens_after_five_failures_and_probes_after_cooling_down() {
     each_backend_with(
-        options(|o| o.breaker_cool_down = Duration::from_millis(700)),
+        Options::default().with("UPSTREAM_BREAKER_COOL_DOWN_MS", 700),
         |app| async move {
             app.catalog.go_down().await;
             for id in 1..=5 {
@@ -112,7 +109,7 @@ async fn the_breaker_opens_after_five_failures_and_probes_after_cooling_down() {
 #[tokio::test]
 async fn stale_data_stands_in_while_the_catalog_fails() {
     each_backend_with(
-        options(|o| o.product_cache_ttl = Duration::from_secs(1)),
+        Options::default().with("PRODUCT_CACHE_TTL_SECONDS", 1),
         |app| async move {
             app.data(PRODUCT, json!({ "id": 3 })).await;
             app.data("{ products { id } }", json!({})).await;
@@ -133,10 +130,9 @@ async fn stale_data_stands_in_while_the_catalog_fails() {
     .await;
     // Past the stale window, an error again.
     each_backend_with(
-        options(|o| {
-            o.product_cache_ttl = Duration::from_secs(1);
-            o.product_stale_for = Duration::ZERO;
-        }),
+        Options::default()
+            .with("PRODUCT_CACHE_TTL_SECONDS", 1)
+            .with("PRODUCT_STALE_SECONDS", 0),
         |app| async move {
             app.data(PRODUCT, json!({ "id": 3 })).await;
             tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -167,44 +163,47 @@ async fn unknown_ids_are_remembered_briefly() {
 #[tokio::test]
 async fn aliased_mutations_against_a_hanging_catalog_share_one_budget() {
     let budget = Duration::from_millis(500);
-    each_backend_with(options(|o| o.upstream_timeout = budget), |app| async move {
-        let id = app.create_client("Ana", "ana@example.com").await;
-        app.catalog.hang().await;
-        let aliases: Vec<String> = (1..=6)
-            .map(|product| {
-                format!(
-                    "a{product}: addFavorite(clientId: \"{id}\", productId: {product}) {{ id }}"
-                )
-            })
-            .collect();
-        let started = Instant::now();
-        let body = app
-            .graphql(&format!("mutation {{ {} }}", aliases.join(" ")), json!({}))
-            .await;
-        let elapsed = started.elapsed();
-        assert_eq!(
-            error_codes(&body),
-            vec!["UPSTREAM_UNAVAILABLE"; 6],
-            "{body}"
-        );
-        assert!(
-            elapsed < budget + Duration::from_secs(1),
-            "one budget, not six: {elapsed:?}"
-        );
-        assert_eq!(
-            app.catalog.requests().await,
-            1,
-            "later aliases did not wait on the catalog"
-        );
-        assert!(app.favorite_rows().await.is_empty(), "nothing written");
-    })
+    each_backend_with(
+        Options::default().with_millis("UPSTREAM_TIMEOUT_MS", budget),
+        |app| async move {
+            let id = app.create_client("Ana", "ana@example.com").await;
+            app.catalog.hang().await;
+            let aliases: Vec<String> = (1..=6)
+                .map(|product| {
+                    format!(
+                        "a{product}: addFavorite(clientId: \"{id}\", productId: {product}) {{ id }}"
+                    )
+                })
+                .collect();
+            let started = Instant::now();
+            let body = app
+                .graphql(&format!("mutation {{ {} }}", aliases.join(" ")), json!({}))
+                .await;
+            let elapsed = started.elapsed();
+            assert_eq!(
+                error_codes(&body),
+                vec!["UPSTREAM_UNAVAILABLE"; 6],
+                "{body}"
+            );
+            assert!(
+                elapsed < budget + Duration::from_secs(1),
+                "one budget, not six: {elapsed:?}"
+            );
+            assert_eq!(
+                app.catalog.requests().await,
+                1,
+                "later aliases did not wait on the catalog"
+            );
+            assert!(app.favorite_rows().await.is_empty(), "nothing written");
+        },
+    )
     .await;
 }
 
 #[tokio::test]
 async fn garbage_and_slow_answers_leave_favorites_standing() {
     each_backend_with(
-        options(|o| o.upstream_timeout = Duration::from_millis(500)),
+        Options::default().with("UPSTREAM_TIMEOUT_MS", 500),
         |app| async move {
             let id = app.create_client("Ana", "ana@example.com").await;
             let client_id = uuid::Uuid::parse_str(&id).unwrap();

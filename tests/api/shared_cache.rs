@@ -50,11 +50,9 @@ fn redis_missing() -> bool {
 
 /// Short lives, so that keys a crashed run could not remove go away soon by themselves.
 fn options() -> Options {
-    Options {
-        product_cache_ttl: Duration::from_secs(300),
-        product_stale_for: Duration::from_secs(300),
-        ..Options::default()
-    }
+    Options::default()
+        .with("PRODUCT_CACHE_TTL_SECONDS", 300)
+        .with("PRODUCT_STALE_SECONDS", 300)
 }
 
 /// One test run's corner of Redis: its key prefix, and a connection to look at its keys.
@@ -73,10 +71,11 @@ impl Fleet {
 
     /// Another instance of `app`'s service that shares product data through Redis at `url`.
     async fn instance_via(&self, app: &TestApp, url: &str) -> TestApp {
-        app.another_instance_with(|settings| {
-            settings.redis_url = Some(url.to_owned().into());
-            settings.redis_key_prefix = self.prefix.clone();
-        })
+        app.another_instance_with(
+            Options::default()
+                .with("REDIS_URL", url)
+                .with("REDIS_KEY_PREFIX", &self.prefix),
+        )
         .await
     }
 
@@ -454,10 +453,7 @@ async fn a_stale_copy_in_redis_covers_a_failing_upstream_on_an_instance_that_nev
     if redis_missing() {
         return;
     }
-    let options = Options {
-        product_cache_ttl: Duration::from_secs(1),
-        ..options()
-    };
+    let options = options().with("PRODUCT_CACHE_TTL_SECONDS", 1);
     each_backend_with(options, |app| async move {
         let fleet = Fleet::new();
         fleet

@@ -131,10 +131,7 @@ async fn forwarded_for_is_trusted_only_behind_a_proxy() {
     .await;
     // Trusted: each forwarded address has its own budget.
     each_backend_with(
-        Options {
-            trust_proxy: true,
-            ..Options::default()
-        },
+        Options::default().with("TRUST_PROXY", true),
         |app| async move {
             for _ in 0..10 {
                 rest_login(&app, "wrong", Some("203.0.113.1")).await;

@@ -1,0 +1,84 @@
+//! Every setting, declared once: its key, doc line, type, default and parser (which is its
+//! validation). The `Settings` struct, the loader's list of keys and the README's table all come
+//! from here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::declare::Default::{Required, Unset, Value};
+use super::declare::declare_settings;
+use super::parse::*;
+use super::values::{CorsOrigins, DatabaseUrl};
+
+/// Shortest HS256 key we accept: RFC 7518 asks for a key at least as long as the hash output.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+/// Longest token lifetime we accept: a year.
+pub const MAX_TOKEN_EXPIRE_MINUTES: u64 = 365 * 24 * 60;
+/// The log filter when none is configured: sqlx and sea-orm are chatty at `info`.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
+const DAY_SECONDS: u64 = 24 * 60 * 60;
+const MIB: usize = 1024 * 1024;
+
+declare_settings! {
+    /// SQLite file (embedded) or `postgres://user:pass@host/db`
+    DATABASE_URL (secret) => database_url: DatabaseUrl = Value("sqlite://favorites.db?mode=rwc"), database_url();
+    /// PostgreSQL schema to use
+    DATABASE_SCHEMA => database_schema: Option<String> = Unset("(connection default)"), optional(identifier(63));
+    /// pool size for PostgreSQL (SQLite always uses one connection)
+    DATABASE_MAX_CONNECTIONS => database_max_connections: u32 = Value("10"), number(1..=1_000);
+    /// how long a request waits for a database connection
+    DATABASE_ACQUIRE_TIMEOUT_MS => database_acquire_timeout: Duration = Value("2000"), millis(1..=600_000);
+    /// product catalog base URL
+    FAKESTOREAPI_URL => fakestoreapi_url: reqwest::Url = Value("https://fakestoreapi.com"), http_url();
+    /// HS256 signing key, at least 32 bytes
+    SECRET_KEY (secret) => secret_key: SecretString = Required, secret(MIN_SECRET_KEY_BYTES);
+    /// admin login
+    MASTER_USERNAME => master_username: String = Value("favorite_products_admin"), non_empty();
+    /// bcrypt hash of the admin password
+    MASTER_PASSWORD_HASH (secret) => master_password_hash: SecretString = Required, bcrypt_hash();
+    /// admin token lifetime
+    MASTER_TOKEN_EXPIRE_MINUTES => master_token_lifetime: Duration = Value("480"), minutes(1..=MAX_TOKEN_EXPIRE_MINUTES);
+    /// bind address (`0.0.0.0:8000` to listen on every interface)
+    LISTEN_ADDR => listen_addr: SocketAddr = Value("127.0.0.1:8000"), socket_address();
+    /// how long product data is cached
+    PRODUCT_CACHE_TTL_SECONDS => product_cache_ttl: Duration = Value("3600"), seconds(1..=30 * DAY_SECONDS);
+    /// total time allowed for one catalog request
+    UPSTREAM_TIMEOUT_MS => upstream_timeout: Duration = Value("2000"), millis(1..=60_000);
+    /// apply pending migrations at start-up
+    RUN_MIGRATIONS => run_migrations: bool = Value("true"), flag();
+    /// how long past its TTL a product is still served while the catalog fails
+    PRODUCT_STALE_SECONDS => product_stale_for: Duration = Value("86400"), seconds(0..=30 * DAY_SECONDS);
+    /// consecutive catalog failures that open the circuit breaker
+    UPSTREAM_BREAKER_THRESHOLD => upstream_breaker_threshold: u32 = Value("5"), number(1..=1_000);
+    /// how long the open breaker keeps calls away from the catalog
+    UPSTREAM_BREAKER_COOL_DOWN_MS => upstream_breaker_cool_down: Duration = Value("30000"), millis(1..=3_600_000);
+    /// the longest a request may run (also the grace period at shutdown)
+    REQUEST_TIMEOUT_MS => request_timeout: Duration = Value("10000"), millis(1..=600_000);
+    /// largest request body (413 beyond)
+    MAX_BODY_BYTES => max_body_bytes: usize = Value("1048576"), number(1..=100 * MIB);
+    /// most operations in one JSON array batch
+    MAX_BATCH_SIZE => max_batch_size: usize = Value("10"), number(1..=1_000);
+    /// `false` turns off introspection and "Did you mean ..." suggestions
+    INTROSPECTION_ENABLED => introspection_enabled: bool = Value("true"), flag();
+    /// failed logins allowed per client address per minute
+    LOGIN_MAX_FAILURES_PER_MINUTE => login_max_failures_per_minute: u32 = Value("10"), number(1..=100_000);
+    /// behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
+    TRUST_PROXY => trust_proxy: bool = Value("false"), flag();
+    /// comma-separated origins browsers may call from (`*` for any); empty means none
+    CORS_ALLOWED_ORIGINS => cors_allowed_origins: CorsOrigins = Value(""), cors_origins();
+    /// folder filled by `scripts/graphiql-assets`, served at `/graphiql/assets/`
+    GRAPHIQL_ASSETS_DIR => graphiql_assets_dir: Option<PathBuf> = Unset("(unset: CDN)"), optional(path());
+    /// memory for automatic persisted queries; `0` turns them off
+    PERSISTED_QUERIES_MAX_BYTES => persisted_queries_max_bytes: usize = Value("4194304"), number(0..=1024 * MIB);
+    /// `redis://[:password@]host:6379[/db]`, or `rediss://` for TLS: product data shared by every
+    /// instance (see [Running several instances](#running-several-instances)); unset, each
+    /// instance caches in-process only
+    REDIS_URL (secret) => redis_url: Option<SecretString> = Unset("(unset)"), optional(redis_url());
+    /// what every key in Redis starts with (one word), so several services can share one Redis
+    REDIS_KEY_PREFIX => redis_key_prefix: String = Value("favorites-api"), word(64);
+    /// log filter (tracing `EnvFilter` syntax)
+    RUST_LOG => log_filter: String = Value(DEFAULT_LOG_FILTER), non_empty();
+}
