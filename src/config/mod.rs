@@ -21,6 +21,9 @@ pub use values::{CorsOrigins, DatabaseKind, DatabaseUrl};
 
 use layers::Layers;
 
+/// The `iss` of this service's own tokens; an identity provider may not claim it.
+pub const OUR_TOKEN_ISSUER: &str = "favorites-api";
+
 /// A configuration problem, worded as one line that names the key at fault (never its value).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -90,7 +93,35 @@ impl Settings {
 
     /// Rules that span several keys; each key's own rules are its parser.
     fn check_together(&self) -> Result<(), ConfigError> {
+        let provider = [
+            self.auth_jwks_url.is_some(),
+            self.auth_jwt_issuer.is_some(),
+            self.auth_jwt_audience.is_some(),
+        ];
+        if provider.contains(&true) && provider.contains(&false) {
+            return Err(ConfigError::invalid(
+                "AUTH_JWKS_URL",
+                "AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE go together: set all three, or none",
+            ));
+        }
+        if self.auth_jwt_issuer.as_deref() == Some(OUR_TOKEN_ISSUER) {
+            return Err(ConfigError::invalid(
+                "AUTH_JWT_ISSUER",
+                format!(
+                    "must not be {OUR_TOKEN_ISSUER:?}, the issuer of this service's own tokens"
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// The identity provider's settings, when all three are set.
+    pub fn identity_provider(&self) -> Option<(&reqwest::Url, &str, &str)> {
+        Some((
+            self.auth_jwks_url.as_ref()?,
+            self.auth_jwt_issuer.as_deref()?,
+            self.auth_jwt_audience.as_deref()?,
+        ))
     }
 }
 
@@ -303,6 +334,25 @@ mod tests {
     fn bad_hash_is_refused() {
         let err = load(&[KEY, ("MASTER_PASSWORD_HASH", "plaintext")]).unwrap_err();
         assert!(err.to_string().contains("MASTER_PASSWORD_HASH"), "{err}");
+    }
+
+    #[test]
+    fn the_identity_provider_is_all_three_keys_or_none() {
+        let base = [KEY, ("MASTER_PASSWORD_HASH", HASH)];
+        let url = ("AUTH_JWKS_URL", "https://idp.example.com/jwks.json");
+        let issuer = ("AUTH_JWT_ISSUER", "https://idp.example.com/");
+        let audience = ("AUTH_JWT_AUDIENCE", "favorites");
+        assert!(
+            load(&[base[0], base[1], url, issuer, audience])
+                .unwrap()
+                .identity_provider()
+                .is_some()
+        );
+        let err = load(&[base[0], base[1], url, issuer]).unwrap_err();
+        assert!(err.to_string().contains("AUTH_JWKS_URL"), "{err}");
+        let ours = ("AUTH_JWT_ISSUER", OUR_TOKEN_ISSUER);
+        let err = load(&[base[0], base[1], url, ours, audience]).unwrap_err();
+        assert!(err.to_string().contains("AUTH_JWT_ISSUER"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,24 @@ declare_settings! {
     MASTER_PASSWORD_HASH (secret) => master_password_hash: SecretString = Required, bcrypt_hash();
     /// admin token lifetime
     MASTER_TOKEN_EXPIRE_MINUTES => master_token_lifetime: Duration = Value("480"), minutes(1..=MAX_TOKEN_EXPIRE_MINUTES);
+    /// default lifetime of a token from `issueClientToken` (it may ask for 1 to 1440 minutes)
+    CLIENT_TOKEN_EXPIRE_MINUTES => client_token_lifetime: Duration = Value("60"), minutes(1..=1_440);
+    /// requests a minute one client may make, across all its tokens (beyond: `RATE_LIMITED`); the admin is not limited by it
+    CLIENT_REQUESTS_PER_MINUTE => client_requests_per_minute: u32 = Value("600"), number(1..=1_000_000);
+    /// the store's identity provider's JWKS, e.g. `https://idp.example.com/.well-known/jwks.json`; set with the next two, it lets shoppers call with the provider's tokens (see [Access for storefronts](#access-for-storefronts))
+    AUTH_JWKS_URL => auth_jwks_url: Option<reqwest::Url> = Unset("(unset: off)"), optional(http_url());
+    /// the `iss` the identity provider's tokens carry
+    AUTH_JWT_ISSUER => auth_jwt_issuer: Option<String> = Unset("(unset)"), optional(non_empty());
+    /// the `aud` they must carry (this API's identifier at the provider)
+    AUTH_JWT_AUDIENCE => auth_jwt_audience: Option<String> = Unset("(unset)"), optional(non_empty());
+    /// the claim that holds the shopper's e-mail address
+    AUTH_EMAIL_CLAIM => auth_email_claim: String = Value("email"), non_empty();
+    /// `true`: a provider token for an e-mail no client has creates that client
+    AUTH_CREATE_CLIENTS => auth_create_clients: bool = Value("false"), flag();
+    /// the least time between two fetches of the JWKS (a token naming an unknown `kid` asks for one)
+    AUTH_JWKS_MIN_REFRESH_SECONDS => auth_jwks_min_refresh: Duration = Value("30"), seconds(1..=86_400);
+    /// the most a fetch of the JWKS may take
+    AUTH_JWKS_TIMEOUT_MS => auth_jwks_timeout: Duration = Value("3000"), millis(1..=60_000);
     /// bind address (`0.0.0.0:8000` to listen on every interface)
     LISTEN_ADDR => listen_addr: SocketAddr = Value("127.0.0.1:8000"), socket_address();
     /// how long product data is cached

@@ -1,6 +1,5 @@
-//! The one error type of the API and its codes. Every error a caller sees carries
-//! `extensions.code`; errors from the layers below are mapped here, once, and their details
-//! go to the log instead of the response.
+//! Every error a caller sees carries `extensions.code`: service errors bring theirs (mapped once,
+//! in `service::error`), and async-graphql's own errors get one here.
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
@@ -16,99 +15,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::document_guard;
-use crate::auth::AuthError;
-use crate::catalog::CatalogError;
-use crate::db::RepoError;
-use crate::domain::InvalidInput;
+use crate::service::ServiceError;
+pub use crate::service::code;
 
-/// The codes a caller can find in `extensions.code`.
-pub mod code {
-    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
-    pub const PRODUCT_NOT_FOUND: &str = "PRODUCT_NOT_FOUND";
-    pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
-    pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
-    pub const RATE_LIMITED: &str = "RATE_LIMITED";
-    pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
-    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
-    pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
-    // Refusals made by the HTTP layer, before GraphQL runs.
-    pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
-    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    pub const BODY_TIMEOUT: &str = "BODY_TIMEOUT";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
-    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
-    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
-}
-
-/// What a caller is told. Deliberately not `Display`: async-graphql turns any `Display` error
-/// into an uncoded message through `?`, so only the conversion below can make an
-/// `async_graphql::Error` out of it, and that conversion always sets the code.
-#[derive(Debug)]
-pub enum ApiError {
-    Unauthenticated(&'static str),
-    BadUserInput(String),
-    NotFound(String),
-    EmailTaken,
-    ProductNotFound(i32),
-    UpstreamUnavailable,
-    DatabaseUnavailable,
-    RateLimited { retry_after_seconds: u64 },
-    Internal,
-}
-
-impl ApiError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
-            Self::BadUserInput(_) => code::BAD_USER_INPUT,
-            Self::NotFound(_) => code::NOT_FOUND,
-            Self::EmailTaken => code::EMAIL_TAKEN,
-            Self::ProductNotFound(_) => code::PRODUCT_NOT_FOUND,
-            Self::UpstreamUnavailable => code::UPSTREAM_UNAVAILABLE,
-            Self::DatabaseUnavailable => code::DATABASE_UNAVAILABLE,
-            Self::RateLimited { .. } => code::RATE_LIMITED,
-            Self::Internal => code::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            Self::Unauthenticated(message) => (*message).to_owned(),
-            Self::BadUserInput(message) | Self::NotFound(message) => message.clone(),
-            Self::EmailTaken => "a client with this e-mail address already exists".to_owned(),
-            Self::ProductNotFound(id) => format!("product {id} does not exist in the catalog"),
-            Self::UpstreamUnavailable => {
-                "the product catalog is unavailable, try again later".to_owned()
-            }
-            Self::DatabaseUnavailable => "the database is unavailable, try again later".to_owned(),
-            Self::RateLimited {
-                retry_after_seconds,
-            } => format!("too many failed logins, retry in {retry_after_seconds} s"),
-            Self::Internal => "internal server error".to_owned(),
-        }
-    }
-
-    pub fn client_not_found() -> Self {
-        Self::NotFound("client not found".to_owned())
-    }
-}
-
-impl From<ApiError> for async_graphql::Error {
-    fn from(error: ApiError) -> Self {
+/// The only way a service error becomes a GraphQL error: with its code, always.
+impl From<ServiceError> for async_graphql::Error {
+    fn from(error: ServiceError) -> Self {
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", error.code());
-        match error {
-            ApiError::ProductNotFound(id) => extensions.set("productId", id),
-            ApiError::RateLimited {
-                retry_after_seconds,
-            } => extensions.set("retryAfterSeconds", retry_after_seconds),
-            _ => {}
+        if let Some((name, value)) = error.details() {
+            extensions.set(name, value);
         }
         async_graphql::Error {
             message: error.message(),
@@ -116,76 +32,6 @@ impl From<ApiError> for async_graphql::Error {
             extensions: Some(extensions),
         }
     }
-}
-
-impl From<&RepoError> for ApiError {
-    fn from(error: &RepoError) -> Self {
-        match error {
-            RepoError::ClientNotFound => Self::client_not_found(),
-            RepoError::EmailTaken => Self::EmailTaken,
-            RepoError::Unavailable(source) => {
-                tracing::warn!(error = %source, "database unavailable");
-                Self::DatabaseUnavailable
-            }
-            RepoError::Internal(source) => {
-                tracing::error!(error = %source, "database error");
-                Self::Internal
-            }
-        }
-    }
-}
-
-impl From<RepoError> for ApiError {
-    fn from(error: RepoError) -> Self {
-        Self::from(&error)
-    }
-}
-
-/// DataLoaders share one error among every key of a batch, hence the `Arc`.
-impl From<Arc<RepoError>> for ApiError {
-    fn from(error: Arc<RepoError>) -> Self {
-        Self::from(error.as_ref())
-    }
-}
-
-impl From<&CatalogError> for ApiError {
-    fn from(error: &CatalogError) -> Self {
-        tracing::warn!(error = %error, "catalog unavailable");
-        Self::UpstreamUnavailable
-    }
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(error: CatalogError) -> Self {
-        Self::from(&error)
-    }
-}
-
-impl From<InvalidInput> for ApiError {
-    fn from(error: InvalidInput) -> Self {
-        Self::BadUserInput(error.to_string())
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(error: AuthError) -> Self {
-        match error {
-            AuthError::InvalidCredentials => Self::Unauthenticated("invalid username or password"),
-            AuthError::InvalidToken(_) => Self::Unauthenticated("invalid or expired token"),
-            AuthError::RateLimited { retry_after } => Self::RateLimited {
-                retry_after_seconds: retry_after_seconds(retry_after),
-            },
-            AuthError::Signing(_) | AuthError::Hashing(_) | AuthError::Lifetime => {
-                tracing::error!(error = %error, "authentication failed internally");
-                Self::Internal
-            }
-        }
-    }
-}
-
-/// Whole seconds, rounded up: "retry in 0 s" would invite an immediate retry that fails.
-pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// Puts every error into the shape the GraphQL spec and our callers expect:

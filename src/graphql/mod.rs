@@ -1,9 +1,8 @@
-//! The GraphQL API: schema, types, guards, loaders and the mapping of errors to codes.
+//! The GraphQL API: the schema, its types, and thin resolvers over the service layer's session;
+//! error codes, limits, persisted queries and metrics around them.
 
 mod document_guard;
 pub mod error;
-pub mod guards;
-pub mod loaders;
 mod metrics;
 mod mutation;
 pub mod pagination;
@@ -12,12 +11,9 @@ mod query;
 mod subscription;
 pub mod types;
 
-use async_graphql::Schema;
-use sea_orm::DatabaseConnection;
+use async_graphql::{Context, Schema};
 
-use crate::auth::Authenticator;
-use crate::catalog::Catalog;
-use crate::db::changes::ChangeFeed;
+use crate::service::Session;
 use crate::telemetry::Metrics;
 
 pub use mutation::MutationRoot;
@@ -53,24 +49,13 @@ pub struct SchemaOptions {
     pub persisted_queries_max_bytes: usize,
 }
 
-/// The schema with its process-wide data. Per-request data (the caller, the DataLoaders) is
-/// added by the HTTP handler.
-pub fn build_schema(
-    db: DatabaseConnection,
-    catalog: Catalog,
-    authenticator: Authenticator,
-    options: SchemaOptions,
-    metrics: Metrics,
-    changes: ChangeFeed,
-) -> AppSchema {
+/// The schema. It holds no data of its own: each request brings its `Session` (the caller and
+/// the request's loaders), put there by the HTTP handler.
+pub fn build_schema(options: SchemaOptions, metrics: Metrics) -> AppSchema {
     // Extensions wrap one another in the order they are added: metrics outermost.
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .extension(metrics::OperationMetrics(metrics));
-    builder = with_contract(builder, options)
-        .data(db)
-        .data(changes)
-        .data(catalog)
-        .data(authenticator);
+    builder = with_contract(builder, options);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -114,6 +99,11 @@ fn with_contract(builder: Builder, options: SchemaOptions) -> Builder {
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
+}
+
+/// The request's session: every resolver goes through it to the use cases.
+pub(crate) fn session<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Session> {
+    ctx.data::<Session>()
 }
 
 /// How many items a list argument may make a field resolve, for the complexity limit.

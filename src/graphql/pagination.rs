@@ -5,18 +5,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::error::ApiError;
-use crate::db::repositories::PageDirection;
+use crate::domain::PageDirection;
+use crate::service::ServiceError;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub const MAX_PAGE_SIZE: i32 = 100;
 
 /// `first`/`last` must lie in 1..=100; absent means 20.
-pub fn page_size(value: Option<i32>, argument: &str) -> Result<u64, ApiError> {
+pub fn page_size(value: Option<i32>, argument: &str) -> Result<u64, ServiceError> {
     match value {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n as u64),
-        Some(n) => Err(ApiError::BadUserInput(format!(
+        Some(n) => Err(ServiceError::BadUserInput(format!(
             "`{argument}` must be between 1 and {MAX_PAGE_SIZE}, got {n}"
         ))),
     }
@@ -28,12 +28,12 @@ pub fn page_request<K>(
     after: Option<String>,
     last: Option<i32>,
     before: Option<String>,
-    decode: impl Fn(&str) -> Result<K, ApiError>,
-) -> Result<(PageDirection<K>, u64), ApiError> {
+    decode: impl Fn(&str) -> Result<K, ServiceError>,
+) -> Result<(PageDirection<K>, u64), ServiceError> {
     let forward = first.is_some() || after.is_some();
     let backward = last.is_some() || before.is_some();
     if forward && backward {
-        return Err(ApiError::BadUserInput(
+        return Err(ServiceError::BadUserInput(
             "page with `first`/`after` or with `last`/`before`, not both".to_owned(),
         ));
     }
@@ -51,11 +51,11 @@ pub fn page_request<K>(
 const CLIENT_PREFIX: &str = "client:";
 const FAVORITE_PREFIX: &str = "favorite:";
 
-fn invalid_cursor() -> ApiError {
-    ApiError::BadUserInput("malformed cursor".to_owned())
+fn invalid_cursor() -> ServiceError {
+    ServiceError::BadUserInput("malformed cursor".to_owned())
 }
 
-fn decode_text(cursor: &str) -> Result<String, ApiError> {
+fn decode_text(cursor: &str) -> Result<String, ServiceError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| invalid_cursor())?;
@@ -66,7 +66,7 @@ pub fn encode_client_cursor(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CLIENT_PREFIX}{id}"))
 }
 
-pub fn decode_client_cursor(cursor: &str) -> Result<Uuid, ApiError> {
+pub fn decode_client_cursor(cursor: &str) -> Result<Uuid, ServiceError> {
     let text = decode_text(cursor)?;
     let id = text
         .strip_prefix(CLIENT_PREFIX)
@@ -84,7 +84,7 @@ pub fn encode_favorite_cursor((added_at, product_id): FavoriteKey) -> String {
     ))
 }
 
-pub fn decode_favorite_cursor(cursor: &str) -> Result<FavoriteKey, ApiError> {
+pub fn decode_favorite_cursor(cursor: &str) -> Result<FavoriteKey, ServiceError> {
     let text = decode_text(cursor)?;
     let rest = text
         .strip_prefix(FAVORITE_PREFIX)

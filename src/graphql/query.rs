@@ -1,15 +1,11 @@
+//! The query root: thin resolvers over the session's use cases.
+
 use async_graphql::{Context, Object};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::error::ApiError;
-use super::guards::AdminGuard;
-use super::loaders::RequestLoaders;
 use super::pagination::{decode_client_cursor, encode_client_cursor, page_request};
+use super::session;
 use super::types::{Client, ClientConnection, ClientEdge, PageInfo, Product};
-use crate::catalog::Catalog;
-use crate::db::repositories::{clients, favorites};
-use crate::domain::ClientEmail;
 
 pub struct QueryRoot;
 
@@ -23,46 +19,40 @@ fn asks_for_favorites(ctx: &Context<'_>) -> bool {
             .exists()
 }
 
-/// Reads. Every field needs `Authorization: Bearer <token>`.
+/// Reads. Every field but `__typename` and introspection needs `Authorization: Bearer <token>`.
 #[Object(name = "Query")]
 impl QueryRoot {
-    /// A client by id; null when there is none.
-    #[graphql(guard = "AdminGuard")]
+    /// The client the token acts for (a client token, or an identity provider's); null for the
+    /// admin, or when that client has been deleted.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Client>> {
+        Ok(session(ctx)?.clients().viewer().await?.map(Client::new))
+    }
+
+    /// A client by id; null when there is none. A client token may read its own client only.
     async fn client(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The client's id.")] id: Uuid,
     ) -> async_graphql::Result<Option<Client>> {
-        let client = ctx
-            .data::<RequestLoaders>()?
-            .clients
-            .load_one(id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(client.map(Client::new))
+        Ok(session(ctx)?.clients().get(id).await?.map(Client::new))
     }
 
-    /// A client by e-mail address (case-insensitive); null when there is none.
-    #[graphql(guard = "AdminGuard")]
+    /// A client by e-mail address (case-insensitive); null when there is none. Admin only.
     async fn client_by_email(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The e-mail address, in any case.")] email: String,
     ) -> async_graphql::Result<Option<Client>> {
-        let email = ClientEmail::parse(&email).map_err(ApiError::from)?;
-        let db = ctx.data::<DatabaseConnection>()?;
-        let client = clients::find_by_email(db, &email)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(client.map(Client::new))
+        Ok(session(ctx)?
+            .clients()
+            .by_email(&email)
+            .await?
+            .map(Client::new))
     }
 
     /// Clients in creation order, a page at a time. Page forward with `first`/`after` or
-    /// backward with `last`/`before`; sizes are 1 to 100 (default 20).
-    #[graphql(
-        guard = "AdminGuard",
-        complexity = "1 + super::list_weight(first.or(last)) * child_complexity"
-    )]
+    /// backward with `last`/`before`; sizes are 1 to 100 (default 20). Admin only.
+    #[graphql(complexity = "1 + super::list_weight(first.or(last)) * child_complexity")]
     async fn clients(
         &self,
         ctx: &Context<'_>,
@@ -75,21 +65,15 @@ impl QueryRoot {
         >,
         #[graphql(desc = "Cursor of the client to end before.")] before: Option<String>,
     ) -> async_graphql::Result<ClientConnection> {
+        let session = session(ctx)?;
         let (direction, limit) = page_request(first, after, last, before, decode_client_cursor)?;
-        let db = ctx.data::<DatabaseConnection>()?;
-        let page = clients::page(db, direction, limit)
-            .await
-            .map_err(ApiError::from)?;
+        let page = session.clients().page(direction, limit).await?;
         // When the query asks for the page's favorites, load them all with one statement now,
-        // rather than leave it to the DataLoader: its batch window is a timer, and a long list
+        // rather than leave it to the batch loader: its batch window is a timer, and a long list
         // of nodes can miss it and split into several statements.
         let mut favorites_by_client = if asks_for_favorites(ctx) {
             let ids: Vec<Uuid> = page.items.iter().map(|client| client.id).collect();
-            Some(
-                favorites::for_clients(db, &ids)
-                    .await
-                    .map_err(ApiError::from)?,
-            )
+            Some(session.favorites().of_many(&ids).await?)
         } else {
             None
         };
@@ -116,24 +100,18 @@ impl QueryRoot {
     }
 
     /// A catalog product by id; null when the catalog has no such product.
-    #[graphql(guard = "AdminGuard")]
     async fn product(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A catalog product id.")] id: i32,
     ) -> async_graphql::Result<Option<Product>> {
-        let catalog = ctx.data::<Catalog>()?;
-        let budget = &ctx.data::<RequestLoaders>()?.catalog_budget;
-        let product = catalog.product(id, budget).await.map_err(ApiError::from)?;
-        Ok(product.map(Product::from))
+        Ok(session(ctx)?.products().get(id).await?.map(Product::from))
     }
 
     /// The whole catalog.
-    #[graphql(guard = "AdminGuard", complexity = "1 + 20 * child_complexity")]
+    #[graphql(complexity = "1 + 20 * child_complexity")]
     async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
-        let catalog = ctx.data::<Catalog>()?;
-        let budget = &ctx.data::<RequestLoaders>()?.catalog_budget;
-        let products = catalog.all_products(budget).await.map_err(ApiError::from)?;
+        let products = session(ctx)?.products().all().await?;
         Ok(products.iter().cloned().map(Product::from).collect())
     }
 }

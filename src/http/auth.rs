@@ -1,20 +1,19 @@
 //! The seed's REST door for tokens, kept so existing scripts keep working.
 
-use axum::Json;
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
 use super::client_address::client_address;
-use crate::auth::AuthError;
-use crate::graphql::error::code;
-use crate::graphql::error::retry_after_seconds;
+use super::error::{status_of, with_headers};
+use crate::service::{ServiceError, code};
 
 #[derive(Deserialize)]
 pub struct Credentials {
@@ -41,7 +40,7 @@ pub async fn master_token(
     };
     let client = client_address(peer, &headers, state.limits.trust_proxy);
     match state
-        .authenticator
+        .services
         .login(client, &credentials.username, &credentials.password)
         .await
     {
@@ -51,38 +50,15 @@ pub async fn master_token(
             "expires_at": token.expires_at,
         }))
         .into_response(),
-        Err(AuthError::InvalidCredentials) => {
-            let mut response = error(
-                StatusCode::UNAUTHORIZED,
-                code::UNAUTHENTICATED,
-                "invalid username or password",
-            );
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
-        }
-        Err(AuthError::RateLimited { retry_after }) => {
-            let seconds = retry_after_seconds(retry_after);
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                code::RATE_LIMITED,
-                &format!("too many failed logins, retry in {seconds} s"),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            response
-        }
-        Err(other) => {
-            tracing::error!(error = %other, "token issue failed");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                code::INTERNAL_SERVER_ERROR,
-                "internal server error",
-            )
-        }
+        Err(failure) => refused(&failure),
     }
+}
+
+fn refused(failure: &ServiceError) -> Response {
+    with_headers(
+        failure,
+        error(status_of(failure), failure.code(), &failure.message()),
+    )
 }
 
 /// `detail` is what the seed's clients read; `code` matches the GraphQL error codes.

@@ -1,3 +1,6 @@
+//! `POST /graphql`: authenticate once, count the request against the caller's allowance, hand
+//! the schema a session, answer.
+
 use std::net::SocketAddr;
 
 use async_graphql::BatchRequest;
@@ -9,59 +12,52 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::client_address::client_address;
-use super::middleware::error_response;
-use crate::graphql::error::code;
-use crate::graphql::guards::{Caller, ClientAddress};
-use crate::graphql::loaders::RequestLoaders;
+use super::error::{error_response, service_error_response};
+use crate::auth::Caller;
+use crate::service::{Result, code};
 
 pub async fn graphql_handler(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+    request: std::result::Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> Response {
     let request = match request {
         Ok(request) => request.into_inner(),
         Err(rejection) => return bad_request(&rejection),
     };
-    if let BatchRequest::Batch(operations) = &request
-        && operations.len() > state.limits.max_batch_size
-    {
+    let operations = match &request {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(operations) => operations.len(),
+    };
+    if operations > state.limits.max_batch_size {
         return error_response(
             StatusCode::BAD_REQUEST,
             code::BATCH_TOO_LARGE,
             &format!(
-                "a batch may hold at most {} operations, this one has {}",
+                "a batch may hold at most {} operations, this one has {operations}",
                 state.limits.max_batch_size,
-                operations.len()
             ),
         );
     }
-    let caller = caller(&headers, &state);
-    let address = ClientAddress(client_address(peer, &headers, state.limits.trust_proxy));
-    let loaders = RequestLoaders::new(state.db.clone(), state.catalog.clone());
-    let request = request.data(caller).data(address).data(loaders);
+    let caller = match authenticate(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(error) => return service_error_response(&error),
+    };
+    let operations = u32::try_from(operations).unwrap_or(u32::MAX);
+    if let Err(error) = state.services.admit(&caller, operations) {
+        return service_error_response(&error);
+    }
+    let address = client_address(peer, &headers, state.limits.trust_proxy);
+    let request = request.data(state.services.session(caller, address));
     GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
 }
 
-/// Decodes the bearer token once per request; guards read the result.
-fn caller(headers: &HeaderMap, state: &AppState) -> Caller {
+/// The caller of a request, from its `Authorization` header (decoded once per request).
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
     match headers.get(header::AUTHORIZATION) {
-        None => Caller::Anonymous,
-        Some(value) => caller_from_authorization(value.to_str().ok(), state),
-    }
-}
-
-/// The caller an `Authorization` value (`Bearer <token>`) stands for; `None` is a value that
-/// is not text.
-pub(super) fn caller_from_authorization(value: Option<&str>, state: &AppState) -> Caller {
-    let token = value
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    match token.map(|token| state.authenticator.verify(token)) {
-        Some(Ok(admin)) => Caller::Admin(admin),
-        _ => Caller::InvalidToken,
+        None => Ok(Caller::Anonymous),
+        Some(value) => state.services.authenticate(value.to_str().ok()).await,
     }
 }
 

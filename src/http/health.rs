@@ -15,7 +15,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// The database answers.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.db.ping().await {
+    match state.services.database_ready().await {
         Ok(()) => (
             StatusCode::OK,
             Json(json!({ "status": "ready", "database": "ok" })),

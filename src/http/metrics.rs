@@ -6,15 +6,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::db;
 use crate::telemetry::{Metrics, MetricsSnapshot};
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let (pool_in_use, pool_idle) = db::pool_usage(&state.db);
+    let (pool_in_use, pool_idle) = state.services.pool_usage();
     let text = state.metrics.render(MetricsSnapshot {
         pool_in_use: i64::from(pool_in_use),
         pool_idle: i64::from(pool_idle),
-        breaker_open: state.catalog.breaker_open(),
+        breaker_open: state.services.catalog_breaker_open(),
     });
     (
         [(

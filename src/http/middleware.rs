@@ -8,16 +8,10 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use axum::response::Response;
 
-use crate::graphql::error::code;
-
-/// A GraphQL-shaped error answer, so every client finds `extensions.code` whatever failed.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, axum::Json(body)).into_response()
-}
+use super::error::error_response;
+use crate::service::code;
 
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimits {

@@ -4,6 +4,7 @@
 mod auth;
 mod client_address;
 mod cors;
+mod error;
 mod graphiql;
 mod graphql;
 mod health;
@@ -17,14 +18,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{get, post};
-use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Authenticator;
-use crate::catalog::Catalog;
 use crate::config::CorsOrigins;
 use crate::graphql::AppSchema;
+use crate::service::Services;
 use crate::telemetry::Metrics;
 
 pub use graphiql::{ASSET_FILES as GRAPHIQL_ASSET_FILES, GraphiqlPage};
@@ -34,9 +33,7 @@ pub use server::{Application, StartupError};
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
-    pub db: DatabaseConnection,
-    pub catalog: Catalog,
-    pub authenticator: Authenticator,
+    pub services: Services,
     pub limits: HttpLimits,
     pub graphiql: GraphiqlPage,
     /// Origins allowed to call us from a browser.

@@ -11,12 +11,15 @@ use tokio::sync::Notify;
 
 use super::graphiql::MissingAssets;
 use super::{AppState, GraphiqlPage, HttpLimits, router};
-use crate::auth::{Authenticator, LoginThrottle};
+use crate::auth::{
+    AdminLogin, IdentityProvider, IdentityProviderSettings, LoginThrottle, TokenIssuer,
+};
 use crate::catalog::{Catalog, CatalogBuildError, CatalogSettings, SharedSettings};
 use crate::config::Settings;
 use crate::db::changes::ChangeFeed;
 use crate::db::{self, DatabaseSettings, StatementCounter};
 use crate::graphql::{SchemaOptions, build_schema};
+use crate::service::{Parts, ServiceOptions, Services};
 use crate::telemetry::Metrics;
 
 /// How long shutdown waits for the pool to close its connections.
@@ -32,6 +35,8 @@ pub enum StartupError {
     Migration(String),
     #[error("cannot build the catalog client: {0}")]
     Catalog(#[source] CatalogBuildError),
+    #[error("cannot build the identity provider's client: {0}")]
+    IdentityProvider(#[source] reqwest::Error),
     #[error(transparent)]
     GraphiqlAssets(#[from] MissingAssets),
     #[error("cannot listen on {addr}: {source}")]
@@ -47,6 +52,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    db: DatabaseConnection,
     statements: StatementCounter,
 }
 
@@ -86,27 +92,51 @@ impl Application {
             }),
         })
         .map_err(StartupError::Catalog)?;
-        let authenticator = Authenticator::new(
-            settings.master_username.clone(),
-            settings.master_password_hash.clone(),
-            &settings.secret_key,
-            settings.master_token_lifetime,
-            LoginThrottle::new(settings.login_max_failures_per_minute),
-        );
+        let identity_provider = settings
+            .identity_provider()
+            .map(|(jwks_url, issuer, audience)| {
+                IdentityProvider::new(IdentityProviderSettings {
+                    jwks_url: jwks_url.clone(),
+                    issuer: issuer.to_owned(),
+                    audience: audience.to_owned(),
+                    email_claim: settings.auth_email_claim.clone(),
+                    min_refresh: settings.auth_jwks_min_refresh,
+                    fetch_timeout: settings.auth_jwks_timeout,
+                })
+            })
+            .transpose()
+            .map_err(StartupError::IdentityProvider)?;
         let changes = ChangeFeed::start(&db, settings.database_schema.as_deref())
             .await
             .map_err(|error| StartupError::ChangeFeed(scrub(error)))?;
         let metrics = Metrics::new(statements.counter(), catalog.metrics());
+        let services = Services::new(Parts {
+            db: db.clone(),
+            catalog,
+            changes,
+            login: AdminLogin::new(
+                settings.master_username.clone(),
+                settings.master_password_hash.clone(),
+                LoginThrottle::new(settings.login_max_failures_per_minute),
+            ),
+            tokens: TokenIssuer::new(
+                &settings.secret_key,
+                settings.master_username.clone(),
+                settings.master_token_lifetime,
+            ),
+            identity_provider,
+            options: ServiceOptions {
+                client_token_lifetime: settings.client_token_lifetime,
+                create_clients_from_identity_provider: settings.auth_create_clients,
+                client_requests_per_minute: settings.client_requests_per_minute,
+            },
+        });
         let schema = build_schema(
-            db.clone(),
-            catalog.clone(),
-            authenticator.clone(),
             SchemaOptions {
                 introspection: settings.introspection_enabled,
                 persisted_queries_max_bytes: settings.persisted_queries_max_bytes,
             },
             metrics.clone(),
-            changes,
         );
         let listener = TcpListener::bind(settings.listen_addr)
             .await
@@ -123,9 +153,7 @@ impl Application {
             local_addr,
             state: AppState {
                 schema,
-                db,
-                catalog,
-                authenticator,
+                services,
                 limits: HttpLimits {
                     max_body_bytes: settings.max_body_bytes,
                     max_batch_size: settings.max_batch_size,
@@ -136,6 +164,7 @@ impl Application {
                 cors_allowed_origins: settings.cors_allowed_origins.clone(),
                 metrics,
             },
+            db,
             statements,
         })
     }
@@ -150,13 +179,13 @@ impl Application {
     }
 
     pub fn db(&self) -> DatabaseConnection {
-        self.state.db.clone()
+        self.db.clone()
     }
 
     /// Serves until SIGINT or SIGTERM; then stops accepting, gives in-flight requests up to
     /// the request timeout to finish, and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let db = self.state.db.clone();
+        let db = self.db.clone();
         let grace = self.state.limits.request_timeout;
         tracing::info!(addr = %self.local_addr, "listening");
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();

@@ -20,14 +20,15 @@ use serde_json::Value;
 
 use super::AppState;
 use super::client_address::client_address;
-use super::graphql::caller_from_authorization;
-use crate::graphql::guards::{Caller, ClientAddress};
-use crate::graphql::loaders::RequestLoaders;
+use crate::auth::Caller;
 
 /// graphql-transport-ws's close codes.
 const FORBIDDEN: u16 = 4403;
 const UNAUTHORIZED: u16 = 4401;
 const INIT_TIMEOUT_CODE: u16 = 4408;
+/// Not graphql-transport-ws's own, but in its range: the caller's allowance is spent.
+const TOO_MANY_REQUESTS: u16 = 4429;
+const INTERNAL_ERROR: u16 = 4500;
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -38,7 +39,7 @@ pub async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let address = ClientAddress(client_address(peer, &headers, state.limits.trust_proxy));
+    let address = client_address(peer, &headers, state.limits.trust_proxy);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve(socket, protocol, state, address))
@@ -48,7 +49,7 @@ async fn serve(
     socket: WebSocket,
     protocol: GraphQLProtocol,
     state: AppState,
-    address: ClientAddress,
+    address: std::net::IpAddr,
 ) {
     let (mut sink, mut stream) = socket.split();
     let (init, payload) =
@@ -67,17 +68,29 @@ async fn serve(
                 .await;
             }
         };
-    let caller = caller_from_authorization(authorization(&payload), &state);
-    let Caller::Admin(admin) = &caller else {
+    let caller = match authorization(&payload) {
+        None => Ok(Caller::Anonymous),
+        Some(value) => state.services.authenticate(value).await,
+    };
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(error) => {
+            tracing::warn!(code = error.code(), "cannot authenticate a WebSocket");
+            return close(&mut sink, INTERNAL_ERROR, "Internal server error").await;
+        }
+    };
+    // Admin and client tokens may connect; what each may subscribe to is the service's call.
+    let Some(expires_at) = caller.token_expires_at() else {
         return close(&mut sink, FORBIDDEN, "Forbidden").await;
     };
-    let token_lifetime = (admin.token_expires_at - chrono::Utc::now())
+    if state.services.admit(&caller, 1).is_err() {
+        return close(&mut sink, TOO_MANY_REQUESTS, "Too many requests").await;
+    }
+    let token_lifetime = (expires_at - chrono::Utc::now())
         .to_std()
         .unwrap_or_default();
     let mut data = Data::default();
-    data.insert(caller);
-    data.insert(address);
-    data.insert(RequestLoaders::new(state.db.clone(), state.catalog.clone()));
+    data.insert(state.services.session(caller, address));
     // async-graphql answers the `connection_init` we already read with its `connection_ack`.
     let stream = futures::stream::once(async move { Ok(init) }).chain(stream);
     // async-graphql writes into a channel rather than the socket, so that we keep the socket
@@ -136,14 +149,14 @@ async fn connection_init(
     Err(Refusal::Gone)
 }
 
-/// The payload's `Authorization` entry, whatever the case of its key.
-fn authorization(payload: &Value) -> Option<&str> {
-    payload
+/// The payload's `Authorization` entry, whatever the case of its key: `None` when there is
+/// none, `Some(None)` when it is not text.
+fn authorization(payload: &Value) -> Option<Option<&str>> {
+    let (_, value) = payload
         .as_object()?
         .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))?
-        .1
-        .as_str()
+        .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))?;
+    Some(value.as_str())
 }
 
 async fn close(sink: &mut (impl futures::Sink<Message> + Unpin), code: u16, reason: &'static str) {

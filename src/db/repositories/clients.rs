@@ -9,13 +9,23 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Page, PageDirection, favorites, now, with_retry};
+use super::{favorites, now, with_retry};
 use crate::db::RepoError;
 use crate::db::changes::{ChangeFeed, ChangeKind, ClientChange};
 use crate::db::entities::client;
-use crate::domain::{ClientEmail, ClientName};
+use crate::domain::{Client, ClientEmail, ClientName, Page, PageDirection};
 
-pub type Client = client::Model;
+impl From<client::Model> for Client {
+    fn from(row: client::Model) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
 
 pub async fn create(
     db: &DatabaseConnection,
@@ -30,11 +40,14 @@ pub async fn create(
         created_at: Set(created_at),
         updated_at: Set(created_at),
     };
-    Ok(client.insert(db).await?)
+    Ok(client.insert(db).await?.into())
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Client>, RepoError> {
-    Ok(client::Entity::find_by_id(id).one(db).await?)
+    Ok(client::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(Client::from))
 }
 
 /// The clients among `ids` that exist, with one statement.
@@ -46,7 +59,7 @@ pub async fn find_many(
         .filter(client::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    Ok(rows.into_iter().map(|row| (row.id, row.into())).collect())
 }
 
 pub async fn find_by_email(
@@ -56,7 +69,8 @@ pub async fn find_by_email(
     Ok(client::Entity::find()
         .filter(client::Column::Email.eq(email.as_str()))
         .one(db)
-        .await?)
+        .await?
+        .map(Client::from))
 }
 
 /// Changes the given fields; absent ones stay as they are. With nothing to change, the client
@@ -84,6 +98,7 @@ pub async fn update(
         .await?
         .into_iter()
         .next()
+        .map(Client::from)
         .ok_or(RepoError::ClientNotFound)
 }
 
@@ -153,7 +168,7 @@ pub async fn page(
             if let Some(after) = after {
                 query = query.filter(id.gt(after));
             }
-            let mut items = query.all(db).await?;
+            let mut items = rows(query.all(db).await?);
             let has_next = items.len() as u64 > limit;
             items.truncate(limit as usize);
             let has_previous = match after {
@@ -171,7 +186,7 @@ pub async fn page(
             if let Some(before) = before {
                 query = query.filter(id.lt(before));
             }
-            let mut items = query.all(db).await?;
+            let mut items = rows(query.all(db).await?);
             let has_previous = items.len() as u64 > limit;
             items.truncate(limit as usize);
             items.reverse();
@@ -186,6 +201,10 @@ pub async fn page(
             })
         }
     }
+}
+
+fn rows(models: Vec<client::Model>) -> Vec<Client> {
+    models.into_iter().map(Client::from).collect()
 }
 
 async fn exists(

@@ -19,8 +19,17 @@ use super::{clients, now, with_retry};
 use crate::db::RepoError;
 use crate::db::changes::{ChangeFeed, ChangeKind, ClientChange};
 use crate::db::entities::{client_favorite_product as favorite, product_ref};
+use crate::domain::Favorite;
 
-pub type Favorite = favorite::Model;
+impl From<favorite::Model> for Favorite {
+    fn from(row: favorite::Model) -> Self {
+        Self {
+            client_id: row.client_id,
+            product_id: row.product_id,
+            added_at: row.added_at,
+        }
+    }
+}
 
 /// Adds a product to a client's list. Adding one already there changes nothing.
 pub async fn add(
@@ -131,7 +140,7 @@ pub async fn for_clients(
         .await?;
     let mut by_client: HashMap<Uuid, Vec<Favorite>> = HashMap::new();
     for row in rows {
-        by_client.entry(row.client_id).or_default().push(row);
+        by_client.entry(row.client_id).or_default().push(row.into());
     }
     Ok(by_client)
 }

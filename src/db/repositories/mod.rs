@@ -10,21 +10,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::RepoError;
 
-/// Which slice of an ordered list to read: `limit` items after a key, or before one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PageDirection<K> {
-    Forward { after: Option<K> },
-    Backward { before: Option<K> },
-}
-
-/// One page of an ordered list, plus whether anything lies on either side of it.
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub has_previous: bool,
-    pub has_next: bool,
-}
-
 /// Both databases keep timestamps to the microsecond; rounding here makes what we return on
 /// insert equal to what we read back later.
 pub(crate) fn now() -> DateTime<Utc> {

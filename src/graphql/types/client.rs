@@ -1,34 +1,35 @@
+//! A client and their favorites, as the schema shows them.
+
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+#[cfg(test)]
 use uuid::Uuid;
 
 use super::Product;
 use super::connection::{FavoriteConnection, FavoriteEdge, PageInfo};
-use crate::db::repositories::clients;
-use crate::db::repositories::favorites;
-use crate::graphql::error::ApiError;
-use crate::graphql::loaders::RequestLoaders;
+use crate::domain;
 use crate::graphql::pagination::{
     FavoriteKey, decode_favorite_cursor, encode_favorite_cursor, page_size,
 };
+use crate::graphql::session;
 
 /// A client of the store and their list of favorite products.
 #[derive(Clone, Debug)]
 pub struct Client {
-    row: clients::Client,
+    row: domain::Client,
     /// The favorites, when the parent resolver already loaded them for a whole page.
-    prefetched_favorites: Option<Vec<favorites::Favorite>>,
+    prefetched_favorites: Option<Vec<domain::Favorite>>,
 }
 
 impl Client {
-    pub fn new(row: clients::Client) -> Self {
+    pub fn new(row: domain::Client) -> Self {
         Self {
             row,
             prefetched_favorites: None,
         }
     }
 
-    pub fn with_favorites(row: clients::Client, favorites: Vec<favorites::Favorite>) -> Self {
+    pub fn with_favorites(row: domain::Client, favorites: Vec<domain::Favorite>) -> Self {
         Self {
             row,
             prefetched_favorites: Some(favorites),
@@ -40,7 +41,7 @@ impl Client {
 #[Object]
 impl Client {
     /// Unique id (a UUIDv7: ids sort by creation time).
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> uuid::Uuid {
         self.row.id
     }
 
@@ -76,13 +77,7 @@ impl Client {
         let after = after.as_deref().map(decode_favorite_cursor).transpose()?;
         let list = match &self.prefetched_favorites {
             Some(list) => list.clone(),
-            None => ctx
-                .data::<RequestLoaders>()?
-                .favorites
-                .load_one(self.row.id)
-                .await
-                .map_err(ApiError::from)?
-                .unwrap_or_default(),
+            None => session(ctx)?.favorites().of(self.row.id).await?,
         };
         Ok(favorite_page(list, after, limit))
     }
@@ -91,12 +86,12 @@ impl Client {
 /// Pages a client's list in memory: a list is bounded by the catalog's size, and having it
 /// whole gives `totalCount` without another statement.
 fn favorite_page(
-    list: Vec<favorites::Favorite>,
+    list: Vec<domain::Favorite>,
     after: Option<FavoriteKey>,
     limit: u64,
 ) -> FavoriteConnection {
     let total_count = list.len() as u64;
-    let key = |favorite: &favorites::Favorite| (favorite.added_at, favorite.product_id);
+    let key = domain::Favorite::position;
     let start = match after {
         Some(after) => list.partition_point(|favorite| key(favorite) <= after),
         None => 0,
@@ -128,8 +123,8 @@ pub struct Favorite {
     pub added_at: DateTime<Utc>,
 }
 
-impl From<&favorites::Favorite> for Favorite {
-    fn from(favorite: &favorites::Favorite) -> Self {
+impl From<&domain::Favorite> for Favorite {
+    fn from(favorite: &domain::Favorite) -> Self {
         Self {
             product_id: favorite.product_id,
             added_at: favorite.added_at,
@@ -142,14 +137,7 @@ impl Favorite {
     /// The product's details from the catalog; null (with an error at this path) when the
     /// catalog cannot be reached, or null when it no longer has the product.
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
-        let loaders = ctx.data::<RequestLoaders>()?;
-        let product = loaders
-            .products
-            .load_one(self.product_id)
-            .await
-            .map_err(ApiError::from)?
-            .transpose()
-            .map_err(ApiError::from)?;
+        let product = session(ctx)?.products().get(self.product_id).await?;
         Ok(product.map(Product::from))
     }
 }
@@ -176,10 +164,10 @@ pub struct UpdateClientInput {
 mod tests {
     use super::*;
 
-    fn list(n: i32) -> Vec<favorites::Favorite> {
+    fn list(n: i32) -> Vec<domain::Favorite> {
         let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         (1..=n)
-            .map(|product_id| favorites::Favorite {
+            .map(|product_id| domain::Favorite {
                 client_id: Uuid::nil(),
                 product_id,
                 added_at: at,

@@ -1,9 +1,9 @@
+//! Relay connections: pages of clients and of favorites.
+
 use async_graphql::{Context, Object, SimpleObject};
-use sea_orm::DatabaseConnection;
 
 use super::{Client, Favorite};
-use crate::db::repositories::clients;
-use crate::graphql::error::ApiError;
+use crate::graphql::session;
 
 /// Where a page sits in its list (Relay cursor connections).
 #[derive(Clone, Debug, SimpleObject)]
@@ -64,8 +64,7 @@ impl ClientConnection {
 
     /// Number of clients in all pages. Costs one count query, made only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        let db = ctx.data::<DatabaseConnection>()?;
-        Ok(clients::count(db).await.map_err(ApiError::from)?)
+        Ok(session(ctx)?.clients().count().await?)
     }
 }
 

@@ -1,13 +1,15 @@
+//! A catalog product as the schema shows it.
+
 use std::sync::Arc;
 
 use async_graphql::{Object, SimpleObject};
 
-use crate::catalog;
+use crate::domain;
 
 /// Shares the catalog's copy rather than owning one: the same product is often in many lists
 /// of one answer.
 #[derive(Clone, Debug)]
-pub struct Product(Arc<catalog::Product>);
+pub struct Product(Arc<domain::Product>);
 
 /// A product from the catalog (FakeStoreAPI). Details are cached for an hour by default.
 #[Object]
@@ -60,14 +62,14 @@ pub struct Rating {
     pub count: i32,
 }
 
-impl From<Arc<catalog::Product>> for Product {
-    fn from(product: Arc<catalog::Product>) -> Self {
+impl From<Arc<domain::Product>> for Product {
+    fn from(product: Arc<domain::Product>) -> Self {
         Self(product)
     }
 }
 
-impl From<catalog::Product> for Product {
-    fn from(product: catalog::Product) -> Self {
+impl From<domain::Product> for Product {
+    fn from(product: domain::Product) -> Self {
         Self(Arc::new(product))
     }
 }

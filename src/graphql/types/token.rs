@@ -1,9 +1,11 @@
+//! A bearer token as `issueToken` and `issueClientToken` return it.
+
 use async_graphql::SimpleObject;
 use chrono::{DateTime, Utc};
 
-use crate::auth;
+use crate::service;
 
-/// A bearer token for the `Authorization` header of every other operation.
+/// A bearer token for the `Authorization` header: the admin's, or one that acts for one client.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct AccessToken {
     /// The JWT; send it as `Authorization: Bearer <accessToken>`.
@@ -14,8 +16,8 @@ pub struct AccessToken {
     pub expires_at: DateTime<Utc>,
 }
 
-impl From<auth::AccessToken> for AccessToken {
-    fn from(token: auth::AccessToken) -> Self {
+impl From<service::AccessToken> for AccessToken {
+    fn from(token: service::AccessToken) -> Self {
         Self {
             access_token: token.token,
             token_type: "Bearer".to_owned(),

@@ -1,3 +1,5 @@
+//! What callers send about a client, parsed once at the edge: a name and an e-mail address.
+
 /// Why a value was refused; the message is safe to show to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]

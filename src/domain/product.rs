@@ -1,3 +1,5 @@
+//! A catalog product as every layer sees it, whatever catalog it came from.
+
 use serde::{Deserialize, Serialize};
 
 /// A product as FakeStoreAPI describes it. Prices and rates may arrive as JSON integers (serde

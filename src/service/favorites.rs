@@ -1,0 +1,106 @@
+//! A client's list of favorite products: reading it, adding and removing (each checked against
+//! the catalog and the client first), and watching it change.
+
+use std::collections::HashMap;
+
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::policy::Action;
+use super::{Result, ServiceError, Session};
+use crate::db::changes::ChangeKind;
+use crate::db::repositories::{clients, favorites};
+use crate::domain::{Client, Favorite};
+
+pub struct Favorites<'a> {
+    session: &'a Session,
+}
+
+impl<'a> Favorites<'a> {
+    pub(super) fn new(session: &'a Session) -> Self {
+        Self { session }
+    }
+
+    /// A client's whole list, oldest first. Loads of one request are batched.
+    pub async fn of(&self, client_id: Uuid) -> Result<Vec<Favorite>> {
+        self.session
+            .authorize(Action::ReadClient, Some(client_id))?;
+        Ok(self
+            .session
+            .loaders()
+            .favorites
+            .load_one(client_id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The lists of many clients with one statement (a page of clients asking for them).
+    pub async fn of_many(&self, client_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Favorite>>> {
+        for id in client_ids {
+            self.session.authorize(Action::ReadClient, Some(*id))?;
+        }
+        Ok(favorites::for_clients(&self.session.services().db, client_ids).await?)
+    }
+
+    /// Adds a catalog product to a client's list; adding one already there changes nothing.
+    /// The client is checked first (that spares the catalog a call for a request that must
+    /// fail), then the catalog: `PRODUCT_NOT_FOUND`, or `UPSTREAM_UNAVAILABLE` when it cannot be
+    /// asked. In both cases nothing is written.
+    pub async fn add(&self, client_id: Uuid, product_id: i32) -> Result<Client> {
+        self.session
+            .authorize(Action::AddFavorite, Some(client_id))?;
+        let services = self.session.services();
+        self.session.clients().current(client_id).await?;
+        services
+            .catalog
+            .product(product_id, &self.session.loaders().catalog_budget)
+            .await?
+            .ok_or(ServiceError::ProductNotFound(product_id))?;
+        favorites::add(&services.db, &services.changes, client_id, product_id).await?;
+        self.session.clients().current(client_id).await
+    }
+
+    /// Removes a product from a client's list; removing one that is not there changes nothing.
+    pub async fn remove(&self, client_id: Uuid, product_id: i32) -> Result<Client> {
+        self.session
+            .authorize(Action::RemoveFavorite, Some(client_id))?;
+        let services = self.session.services();
+        favorites::remove(&services.db, &services.changes, client_id, product_id).await?;
+        self.session.clients().current(client_id).await
+    }
+
+    /// The client each time their list changes, through any instance; ends when the client is
+    /// deleted. `NOT_FOUND` if there is no such client.
+    pub async fn watch(&self, client_id: Uuid) -> Result<impl Stream<Item = Client> + use<>> {
+        self.session
+            .authorize(Action::WatchFavorites, Some(client_id))?;
+        let services = self.session.services();
+        // Listening before the look-up, so that a change made in between is not missed.
+        let mut changes = services.changes.subscribe();
+        self.session.clients().current(client_id).await?;
+        let session = self.session.clone();
+        Ok(async_stream::stream! {
+            loop {
+                match changes.recv().await {
+                    Ok(change) if change.client_id != client_id => continue,
+                    Ok(change) if change.kind == ChangeKind::Deleted => break,
+                    // Missed changes are covered by sending the list as it is now.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+                match clients::find(&session.services().db, client_id).await {
+                    Ok(Some(client)) => {
+                        session.renew_catalog_budget();
+                        yield client;
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        // The next change tries again; the subscriber keeps its place.
+                        tracing::warn!(error = %error, "cannot read a changed client");
+                    }
+                }
+            }
+        })
+    }
+}

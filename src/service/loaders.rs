@@ -1,0 +1,98 @@
+//! Per-request batching (async-graphql's DataLoader, used here only as a batcher): loads made
+//! while a request resolves in parallel become one SQL statement or one catalog look-up per
+//! kind. They do not cache: a mutation followed by a read in the same document must see the
+//! write; the catalog's own cache is what saves upstream calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::catalog::{Catalog, CatalogError, RequestBudget};
+use crate::db::RepoError;
+use crate::db::repositories::{clients, favorites};
+use crate::domain::{Client, Favorite, Product};
+
+/// Many clients by id with one `WHERE id IN (...)`.
+pub struct ClientLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for ClientLoader {
+    type Value = Client;
+    type Error = Arc<RepoError>;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Client>, Self::Error> {
+        clients::find_many(&self.db, ids).await.map_err(Arc::new)
+    }
+}
+
+/// The favorites of many clients with one `WHERE client_id IN (...)`.
+pub struct FavoritesLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for FavoritesLoader {
+    type Value = Vec<Favorite>;
+    type Error = Arc<RepoError>;
+
+    async fn load(&self, client_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Favorite>>, Self::Error> {
+        favorites::for_clients(&self.db, client_ids)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+/// Many products from the catalog at once. Each id gets its own outcome, so one product the
+/// catalog could not give does not take the others of its batch down with it. Shared, because
+/// the loader hands every caller of a key its own copy: a page of 100 clients with 5 favorites
+/// each would otherwise copy 500 products, descriptions and all.
+pub struct ProductLoader {
+    catalog: Catalog,
+    budget: Arc<RequestBudget>,
+}
+
+impl Loader<i32> for ProductLoader {
+    type Value = Result<Arc<Product>, CatalogError>;
+    type Error = CatalogError;
+
+    async fn load(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Result<Arc<Product>, CatalogError>>, Self::Error> {
+        let products = self.catalog.products_by_ids(ids, &self.budget).await;
+        Ok(products
+            .into_iter()
+            .map(|(id, outcome)| (id, outcome.map(Arc::new)))
+            .collect())
+    }
+}
+
+/// The loaders of one request (or one WebSocket connection).
+pub struct Loaders {
+    pub clients: DataLoader<ClientLoader>,
+    pub favorites: DataLoader<FavoritesLoader>,
+    pub products: DataLoader<ProductLoader>,
+    /// Shared by every catalog call of the request, the product loader's included.
+    pub catalog_budget: Arc<RequestBudget>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection, catalog: &Catalog) -> Self {
+        let catalog_budget = Arc::new(RequestBudget::default());
+        Self {
+            clients: DataLoader::new(ClientLoader { db: db.clone() }, tokio::spawn),
+            favorites: DataLoader::new(FavoritesLoader { db: db.clone() }, tokio::spawn),
+            products: DataLoader::new(
+                ProductLoader {
+                    catalog: catalog.clone(),
+                    budget: Arc::clone(&catalog_budget),
+                },
+                tokio::spawn,
+            ),
+            catalog_budget,
+        }
+    }
+}

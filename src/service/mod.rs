@@ -1,0 +1,170 @@
+//! The use cases and their rules, free of GraphQL and HTTP: who may do it (one decision per
+//! operation, by `policy`), what must exist, the catalog check before a favorite is written.
+//! Resolvers and the REST door only translate their arguments, call here, and map the result.
+//!
+//! `Services` is built once at start-up; a request gets a `Session` from it: the caller, their
+//! address, and the request's batching loaders. Every use case is a method of the session, so a
+//! resolver cannot reach the data without going through the rules.
+
+mod access;
+mod clients;
+pub mod error;
+mod favorites;
+mod loaders;
+pub mod policy;
+mod products;
+mod rate_limit;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+
+pub use crate::auth::AccessToken;
+pub use access::Tokens;
+pub use clients::Clients;
+pub use error::{ServiceError, code};
+pub use favorites::Favorites;
+pub use products::Products;
+
+use crate::auth::{AdminLogin, Caller, IdentityProvider, TokenIssuer};
+use crate::catalog::Catalog;
+use crate::db::changes::ChangeFeed;
+use loaders::Loaders;
+use rate_limit::RequestLimiter;
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// Rules an operator sets.
+#[derive(Clone, Debug)]
+pub struct ServiceOptions {
+    /// Lifetime of a client token when `issueClientToken` names none.
+    pub client_token_lifetime: Duration,
+    /// Whether a verified identity-provider token for an unknown e-mail creates its client.
+    pub create_clients_from_identity_provider: bool,
+    pub client_requests_per_minute: u32,
+}
+
+/// Everything the use cases need, built once.
+#[derive(Clone)]
+pub struct Services {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    catalog: Catalog,
+    changes: ChangeFeed,
+    login: AdminLogin,
+    tokens: TokenIssuer,
+    identity_provider: Option<IdentityProvider>,
+    limiter: RequestLimiter,
+    options: ServiceOptions,
+}
+
+pub struct Parts {
+    pub db: DatabaseConnection,
+    pub catalog: Catalog,
+    pub changes: ChangeFeed,
+    pub login: AdminLogin,
+    pub tokens: TokenIssuer,
+    pub identity_provider: Option<IdentityProvider>,
+    pub options: ServiceOptions,
+}
+
+impl Services {
+    pub fn new(parts: Parts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                limiter: RequestLimiter::new(parts.options.client_requests_per_minute),
+                db: parts.db,
+                catalog: parts.catalog,
+                changes: parts.changes,
+                login: parts.login,
+                tokens: parts.tokens,
+                identity_provider: parts.identity_provider,
+                options: parts.options,
+            }),
+        }
+    }
+
+    /// A session for one request (or one WebSocket connection) of `caller`, from `address`.
+    pub fn session(&self, caller: Caller, address: IpAddr) -> Session {
+        Session {
+            inner: Arc::new(SessionInner {
+                loaders: Loaders::new(&self.inner.db, &self.inner.catalog),
+                services: self.clone(),
+                caller,
+                address,
+            }),
+        }
+    }
+
+    /// Whether the database answers, for readiness checks.
+    pub async fn database_ready(&self) -> std::result::Result<(), sea_orm::DbErr> {
+        self.inner.db.ping().await
+    }
+
+    /// Connections of the database pool: (in use, idle).
+    pub fn pool_usage(&self) -> (u32, u32) {
+        crate::db::pool_usage(&self.inner.db)
+    }
+
+    pub fn catalog_breaker_open(&self) -> bool {
+        self.inner.catalog.breaker_open()
+    }
+}
+
+/// One request's view of the service: the caller, and what the request batches.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<SessionInner>,
+}
+
+struct SessionInner {
+    services: Services,
+    caller: Caller,
+    address: IpAddr,
+    loaders: Loaders,
+}
+
+impl Session {
+    pub fn caller(&self) -> &Caller {
+        &self.inner.caller
+    }
+
+    pub fn clients(&self) -> Clients<'_> {
+        Clients::new(self)
+    }
+
+    pub fn favorites(&self) -> Favorites<'_> {
+        Favorites::new(self)
+    }
+
+    pub fn products(&self) -> Products<'_> {
+        Products::new(self)
+    }
+
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens::new(self)
+    }
+
+    /// A fresh start with the catalog, for work that outlives one request: each event a
+    /// subscription sends is entitled to its own attempt.
+    pub fn renew_catalog_budget(&self) {
+        self.inner.loaders.catalog_budget.renew();
+    }
+
+    fn services(&self) -> &Inner {
+        &self.inner.services.inner
+    }
+
+    fn loaders(&self) -> &Loaders {
+        &self.inner.loaders
+    }
+
+    fn authorize(&self, action: policy::Action, client: Option<uuid::Uuid>) -> Result<()> {
+        policy::authorize(&self.inner.caller, action, client)
+    }
+}
