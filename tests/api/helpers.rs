@@ -305,6 +305,20 @@ impl TestApp {
             .to_owned()
     }
 
+    /// A token that acts for `client_id` alone, minted by the admin.
+    pub async fn client_token(&self, client_id: &str) -> String {
+        let data = self
+            .data(
+                "mutation($id: UUID!) { issueClientToken(clientId: $id) { accessToken } }",
+                json!({ "id": client_id }),
+            )
+            .await;
+        data["issueClientToken"]["accessToken"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+
     pub async fn add_favorite(&self, client_id: &str, product_id: i64) -> Value {
         self.graphql(
             "mutation($c: UUID!, $p: Int!) { addFavorite(clientId: $c, productId: $p) { id favorites { totalCount nodes { productId } } } }",

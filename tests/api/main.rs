@@ -2,6 +2,7 @@
 //! endpoint of a freshly started app, on SQLite and (with `TEST_DATABASE_URL`) on PostgreSQL.
 
 mod auth;
+mod authorization;
 mod catalog;
 mod clients;
 mod database_faults;
@@ -12,6 +13,7 @@ mod frontend;
 mod generative;
 mod health;
 mod helpers;
+mod identity_provider;
 mod lifecycle;
 mod limits;
 mod metrics;
@@ -21,6 +23,7 @@ mod races;
 mod resilience;
 mod schema;
 mod shared_cache;
+mod storefront;
 mod subscriptions;
 mod tcp_proxy;
 mod throttle;
