@@ -1,11 +1,12 @@
 import type { TypedDocumentString } from './generated/graphql.js';
 
 /**
- * Every `extensions.code` the server sends (README "Errors"; `code` in src/graphql/error.rs).
+ * Every `extensions.code` the server sends (README "Errors"; `code` in src/service/error.rs).
  * Kept as a runtime list so an unrecognised code can be told apart from a known one.
  */
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
+  'FORBIDDEN',
   'BAD_USER_INPUT',
   'BAD_REQUEST',
   'NOT_FOUND',
@@ -64,7 +65,8 @@ type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [vari
 export interface FavoritesApiOptions {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:8000/graphql`. */
   url: string;
-  /** A token from `IssueTokenDocument`; every operation but that one needs it. */
+  /** A token from `IssueTokenDocument` (the admin), `IssueClientTokenDocument` (one client) or
+   * the store's identity provider; every operation but `IssueTokenDocument` needs one. */
   token?: string;
   /** Injectable for tests or other runtimes; defaults to the global `fetch`. */
   fetch?: typeof fetch;

@@ -18,9 +18,11 @@ import {
   DeleteClientDocument,
   FavoritesApi,
   FavoritesApiError,
+  IssueClientTokenDocument,
   IssueTokenDocument,
   RemoveFavoriteDocument,
   UpdateClientDocument,
+  ViewerDocument,
   type ClientsQuery,
   type ErrorCode,
 } from '../src/index.js';
@@ -198,6 +200,47 @@ describe('favorites-api through the generated SDK', () => {
     assert.equal(deleteClient, bo.id);
     assert.equal((await api.request(ClientDocument, { id: bo.id })).client, null);
     await rejectsWith('NOT_FOUND', () => api.request(UpdateClientDocument, { id: bo.id, input: { name: 'x' } }));
+  });
+
+  test("a shopper's session: a client token reads and changes its own list, and nothing else", async () => {
+    const { createClient: carla } = await api.request(CreateClientDocument, {
+      input: { name: 'Carla', email: 'carla@example.com' },
+    });
+    const { createClient: dora } = await api.request(CreateClientDocument, {
+      input: { name: 'Dora', email: 'dora@example.com' },
+    });
+    await api.request(AddFavoriteDocument, { clientId: dora.id, productId: 1 });
+
+    // The store's backend (the admin) mints a token for the shopper it has authenticated...
+    const { issueClientToken } = await api.request(IssueClientTokenDocument, {
+      clientId: carla.id,
+      expiresInMinutes: 30,
+    });
+    assert.equal(issueClientToken.tokenType, 'Bearer');
+    const minutesLeft = (Date.parse(issueClientToken.expiresAt) - Date.now()) / 60_000;
+    assert.ok(minutesLeft > 28 && minutesLeft <= 30, `expires in ${minutesLeft} min`);
+    // ...and the browser uses it.
+    const browser = api.withToken(issueClientToken.accessToken);
+
+    const { viewer } = await browser.request(ViewerDocument);
+    assert.equal(viewer?.id, carla.id);
+    assert.equal(viewer?.favorites.totalCount, 0);
+    await browser.request(AddFavoriteDocument, { clientId: carla.id, productId: 5 });
+    const { viewer: withFive } = await browser.request(ViewerDocument);
+    assert.deepEqual(withFive?.favorites.nodes.map((f) => [f.productId, f.product?.title]), [[5, PRODUCT_5]]);
+    const removed = await browser.request(RemoveFavoriteDocument, { clientId: carla.id, productId: 5 });
+    assert.equal(removed.removeFavorite.favorites.totalCount, 0);
+
+    // Another client's data: refused, whatever the operation.
+    await rejectsWith('FORBIDDEN', () => browser.request(ClientDocument, { id: dora.id }));
+    await rejectsWith('FORBIDDEN', () => browser.request(RemoveFavoriteDocument, { clientId: dora.id, productId: 1 }));
+    await rejectsWith('FORBIDDEN', () => browser.request(ClientsDocument, { first: 10 }));
+    await rejectsWith('FORBIDDEN', () => browser.request(IssueClientTokenDocument, { clientId: carla.id }));
+    const { client: doraNow } = await api.request(ClientDocument, { id: dora.id });
+    assert.equal(doraNow?.favorites.totalCount, 1);
+
+    // The admin has no client of its own.
+    assert.equal((await api.request(ViewerDocument)).viewer, null);
   });
 
   test('a taken e-mail is a typed EMAIL_TAKEN error', async () => {

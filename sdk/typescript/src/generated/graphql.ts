@@ -44,6 +44,14 @@ export type IssueTokenMutationVariables = Exact<{
 
 export type IssueTokenMutation = { issueToken: { accessToken: string, tokenType: string, expiresAt: string } };
 
+export type IssueClientTokenMutationVariables = Exact<{
+  clientId: Scalars['UUID']['input'];
+  expiresInMinutes?: InputMaybe<Scalars['Int']['input']>;
+}>;
+
+
+export type IssueClientTokenMutation = { issueClientToken: { accessToken: string, tokenType: string, expiresAt: string } };
+
 export type ClientFieldsFragment = { id: string, name: string, email: string, createdAt: string, updatedAt: string };
 
 export type ClientsQueryVariables = Exact<{
@@ -53,6 +61,14 @@ export type ClientsQueryVariables = Exact<{
 
 
 export type ClientsQuery = { clients: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, name: string, email: string, createdAt: string, updatedAt: string, favorites: { totalCount: number } }> } };
+
+export type ViewerQueryVariables = Exact<{
+  favoritesFirst?: InputMaybe<Scalars['Int']['input']>;
+  favoritesAfter?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type ViewerQuery = { viewer: { id: string, name: string, email: string, createdAt: string, updatedAt: string, favorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } | null };
 
 export type ClientQueryVariables = Exact<{
   id: Scalars['UUID']['input'];
@@ -156,6 +172,15 @@ export const IssueTokenDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<IssueTokenMutation, IssueTokenMutationVariables>;
+export const IssueClientTokenDocument = new TypedDocumentString(`
+    mutation IssueClientToken($clientId: UUID!, $expiresInMinutes: Int) {
+  issueClientToken(clientId: $clientId, expiresInMinutes: $expiresInMinutes) {
+    accessToken
+    tokenType
+    expiresAt
+  }
+}
+    `) as unknown as TypedDocumentString<IssueClientTokenMutation, IssueClientTokenMutationVariables>;
 export const ClientsDocument = new TypedDocumentString(`
     query Clients($first: Int, $after: String) {
   clients(first: $first, after: $after) {
@@ -179,6 +204,44 @@ export const ClientsDocument = new TypedDocumentString(`
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<ClientsQuery, ClientsQueryVariables>;
+export const ViewerDocument = new TypedDocumentString(`
+    query Viewer($favoritesFirst: Int, $favoritesAfter: String) {
+  viewer {
+    ...ClientFields
+    favorites(first: $favoritesFirst, after: $favoritesAfter) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+        ...FavoriteFields
+      }
+    }
+  }
+}
+    fragment ClientFields on Client {
+  id
+  name
+  email
+  createdAt
+  updatedAt
+}
+fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
 export const ClientDocument = new TypedDocumentString(`
     query Client($id: UUID!, $favoritesFirst: Int, $favoritesAfter: String) {
   client(id: $id) {
