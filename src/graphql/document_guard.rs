@@ -10,6 +10,9 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{ServerError, ServerResult};
+
+use super::error::{code, set_code};
 
 /// Deepest nesting of brackets, braces and parentheses a document may have.
 pub const MAX_NESTING: usize = 64;
@@ -17,6 +20,52 @@ pub const MAX_NESTING: usize = 64;
 pub const MAX_EXPANDED_FIELDS: usize = 5_000;
 /// Most `__schema`/`__type` fields a document may expand to.
 pub const MAX_INTROSPECTION_FIELDS: usize = 5;
+
+/// Parses `query` with the checks async-graphql lacks, and returns the document for it to run
+/// (so it is parsed once). `introspection` false refuses a document that asks for it, rather
+/// than answering it with a silent null.
+pub fn check(query: &str, introspection: bool) -> ServerResult<ExecutableDocument> {
+    let refuse = |code: &str, message: String| {
+        let mut error = ServerError::new(message, None);
+        set_code(&mut error, code);
+        Err(error)
+    };
+    // Before the parser sees it: the parser recurses once per level.
+    if nesting_depth(query, MAX_NESTING) > MAX_NESTING {
+        return refuse(
+            code::GRAPHQL_PARSE_FAILED,
+            format!("the document nests deeper than {MAX_NESTING} levels"),
+        );
+    }
+    let document = async_graphql::parser::parse_query(query).map_err(|error| {
+        let mut error = ServerError::from(error);
+        set_code(&mut error, code::GRAPHQL_PARSE_FAILED);
+        error
+    })?;
+    // Measured before async-graphql's checks: its recursion check walks every fragment spread in
+    // full, which is exponential for a fragment that doubles at each level (and synchronous, so
+    // no timeout can stop it).
+    let size = expansion(&document);
+    if size.fields > MAX_EXPANDED_FIELDS {
+        return refuse(
+            code::GRAPHQL_VALIDATION_FAILED,
+            format!("the document expands to more than {MAX_EXPANDED_FIELDS} fields"),
+        );
+    }
+    if size.introspection_fields > 0 && !introspection {
+        return refuse(
+            code::GRAPHQL_VALIDATION_FAILED,
+            "introspection is disabled on this server".to_owned(),
+        );
+    }
+    if size.introspection_fields > MAX_INTROSPECTION_FIELDS {
+        return refuse(
+            code::GRAPHQL_VALIDATION_FAILED,
+            format!("a document may hold at most {MAX_INTROSPECTION_FIELDS} introspection fields"),
+        );
+    }
+    Ok(document)
+}
 
 /// The deepest nesting in `query`, ignoring strings and comments. Stops counting past `limit`.
 pub fn nesting_depth(query: &str, limit: usize) -> usize {

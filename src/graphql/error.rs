@@ -2,19 +2,16 @@
 //! in `service::error`), and async-graphql's own errors get one here.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
-    NextResolve, NextValidation, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextResolve, NextValidation,
+    ResolveInfo,
 };
-use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
-    ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
-    Variables,
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value,
 };
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::document_guard;
 use crate::service::ServiceError;
 pub use crate::service::code;
 
@@ -42,25 +39,17 @@ impl From<ServiceError> for async_graphql::Error {
 ///   nullable parent `null` (or all of `data`), with the error in `errors`. async-graphql 7
 ///   instead leaves a failed field out of its object, which typed clients read as a malformed
 ///   answer.
-pub struct ErrorCodes {
-    /// With introspection off, a document that asks for it is refused with a code, rather
-    /// than answered with a silent null.
-    pub introspection: bool,
-}
+pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension {
-            introspection: self.introspection,
-            ..ErrorCodesExtension::default()
-        })
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
 /// One per request (async-graphql creates extensions per request, batch items included).
 #[derive(Default)]
 struct ErrorCodesExtension {
-    introspection: bool,
     /// Errors of nullable fields that we turned into `null`: async-graphql no longer sees them.
     errors_of_nulled_fields: Mutex<Vec<ServerError>>,
     /// Paths of fields whose value must be discarded because a non-null field inside failed.
@@ -72,61 +61,6 @@ struct ErrorCodesExtension {
 }
 
 impl ErrorCodesExtension {
-    /// The checks async-graphql lacks, on a document that is not parsed yet. Returns the parsed
-    /// document when it passes, and `None` when it does not parse: async-graphql's own parse
-    /// then reports where.
-    fn guard(&self, query: &str) -> ServerResult<Option<ExecutableDocument>> {
-        let refuse = |code: &str, message: String| {
-            let mut error = ServerError::new(message, None);
-            set_code(&mut error, code);
-            Err(error)
-        };
-        // Before the parser sees it: the parser recurses once per level.
-        if document_guard::nesting_depth(query, document_guard::MAX_NESTING)
-            > document_guard::MAX_NESTING
-        {
-            return refuse(
-                code::GRAPHQL_PARSE_FAILED,
-                format!(
-                    "the document nests deeper than {} levels",
-                    document_guard::MAX_NESTING
-                ),
-            );
-        }
-        let Ok(document) = async_graphql::parser::parse_query(query) else {
-            return Ok(None);
-        };
-        // Measured before async-graphql's checks: its recursion check walks every fragment
-        // spread in full, which is exponential for a fragment that doubles at each level (and
-        // synchronous, so no timeout can stop it).
-        let size = document_guard::expansion(&document);
-        if size.fields > document_guard::MAX_EXPANDED_FIELDS {
-            return refuse(
-                code::GRAPHQL_VALIDATION_FAILED,
-                format!(
-                    "the document expands to more than {} fields",
-                    document_guard::MAX_EXPANDED_FIELDS
-                ),
-            );
-        }
-        if size.introspection_fields > 0 && !self.introspection {
-            return refuse(
-                code::GRAPHQL_VALIDATION_FAILED,
-                "introspection is disabled on this server".to_owned(),
-            );
-        }
-        if size.introspection_fields > document_guard::MAX_INTROSPECTION_FIELDS {
-            return refuse(
-                code::GRAPHQL_VALIDATION_FAILED,
-                format!(
-                    "a document may hold at most {} introspection fields",
-                    document_guard::MAX_INTROSPECTION_FIELDS
-                ),
-            );
-        }
-        Ok(Some(document))
-    }
-
     /// Marks the field that encloses `path` as failed: the field itself is gone, and so is any
     /// list item around it (our lists hold non-null items).
     fn fail_enclosing_field(&self, mut path: Vec<String>) {
@@ -205,37 +139,6 @@ impl Extension for ErrorCodesExtension {
                 Ok(value)
             }
         }
-    }
-
-    /// The document guard runs here, after the other extensions had their turn (persisted
-    /// queries fill in the text), on our own parse; the document it checked is handed on, so
-    /// async-graphql does not parse it a second time.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let mut request = next.run(ctx, request).await?;
-        if let Some(document) = self.guard(&request.query)? {
-            request.set_parsed_query(document);
-        }
-        Ok(request)
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut error| {
-            if !has_code(&error) {
-                set_code(&mut error, code::GRAPHQL_PARSE_FAILED);
-            }
-            error
-        })
     }
 
     async fn validation(

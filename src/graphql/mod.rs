@@ -3,7 +3,7 @@
 
 mod document_guard;
 pub mod error;
-mod metrics;
+mod executor;
 mod mutation;
 pub mod pagination;
 pub mod persisted_queries;
@@ -16,6 +16,7 @@ use async_graphql::{Context, Schema};
 use crate::service::Session;
 use crate::telemetry::Metrics;
 
+pub use executor::Api;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
@@ -49,41 +50,28 @@ pub struct SchemaOptions {
     pub persisted_queries_max_bytes: usize,
 }
 
-/// The schema. It holds no data of its own: each request brings its `Session` (the caller and
-/// the request's loaders), put there by the HTTP handler.
-pub fn build_schema(options: SchemaOptions, metrics: Metrics) -> AppSchema {
-    // Extensions wrap one another in the order they are added: metrics outermost.
-    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .extension(metrics::OperationMetrics(metrics));
-    builder = with_contract(builder, options);
+/// The API: the schema behind the pipeline every operation goes through (`executor`). The
+/// schema holds no data of its own: each request brings its `Session` (the caller and the
+/// request's loaders), put there by the HTTP layer.
+pub fn build_api(options: SchemaOptions, metrics: Metrics) -> Api {
+    let mut builder = with_contract(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot));
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    if options.persisted_queries_max_bytes > 0 {
-        builder = builder.extension(persisted_queries::PersistedQueries::new(
-            options.persisted_queries_max_bytes,
-        ));
-    }
-    builder.finish()
+    Api::new(builder.finish(), options, metrics)
 }
 
 /// The schema without data: enough to print the SDL.
 pub fn sdl() -> String {
-    with_contract(
-        Schema::build(QueryRoot, MutationRoot, SubscriptionRoot),
-        SchemaOptions {
-            introspection: true,
-            persisted_queries_max_bytes: 0,
-        },
-    )
-    .finish()
-    .sdl()
+    with_contract(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
+        .finish()
+        .sdl()
 }
 
 type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// What the served schema and the printed SDL share: descriptions, error codes and limits.
-fn with_contract(builder: Builder, options: SchemaOptions) -> Builder {
+fn with_contract(builder: Builder) -> Builder {
     builder
         // The stock descriptions speak of Rust types; SDK users read these.
         .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
@@ -92,9 +80,7 @@ fn with_contract(builder: Builder, options: SchemaOptions) -> Builder {
         .override_output_type_description::<uuid::Uuid>(
             "A UUID in its canonical hyphenated form (`0193a5f2-7c1e-7d3a-9f00-123456789abc`).",
         )
-        .extension(error::ErrorCodes {
-            introspection: options.introspection,
-        })
+        .extension(error::ErrorCodes)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)

@@ -5,14 +5,12 @@
 //! async-graphql ships an extension for this, but it parses a registered document itself,
 //! around `document_guard`, and bounds its store by entries rather than bytes. This one only
 //! maps a hash to the document's text: every document, persisted or not, is parsed and checked
-//! by the same code path.
+//! by the same code path. A document is kept only once it has run for an authenticated caller
+//! and validated (`executor`), so anonymous callers cannot fill the store.
 
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
-use async_graphql::{Request, ServerError, ServerResult};
+use async_graphql::{Request, ServerError};
 use lru::LruCache;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -78,51 +76,50 @@ fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-impl ExtensionFactory for PersistedQueries {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
+/// A document sent with its hash, to keep once it has proved to be worth keeping.
+pub struct Registration {
+    hash: String,
 }
 
-#[async_trait::async_trait]
-impl Extension for PersistedQueries {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Some(value) = request.extensions.remove("persistedQuery") {
-            let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
-                refusal(
-                    code::BAD_REQUEST,
-                    "extensions.persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<hex>\"}",
-                )
-            })?;
-            if persisted.version != 1 {
-                return Err(refusal(
-                    code::PERSISTED_QUERY_NOT_SUPPORTED,
-                    "only version 1 of persisted queries is supported",
-                ));
-            }
-            let hash = persisted.sha256_hash.to_ascii_lowercase();
-            if request.query.is_empty() {
-                let document = self
-                    .get(&hash)
-                    .ok_or_else(|| refusal(code::PERSISTED_QUERY_NOT_FOUND, NOT_FOUND_MESSAGE))?;
-                request.query = document.to_string();
-            } else {
-                // Without this check anyone could file any document under another's hash.
-                if sha256_hex(&request.query) != hash {
-                    return Err(refusal(
-                        code::BAD_REQUEST,
-                        "persistedQuery.sha256Hash is not the SHA-256 of the query",
-                    ));
-                }
-                self.insert(hash, &request.query);
-            }
+impl PersistedQueries {
+    /// Fills in the text of a hash-only request, or checks that a request's hash is its text's.
+    /// Returns what to register if the operation turns out valid.
+    pub fn resolve(&self, request: &mut Request) -> Result<Option<Registration>, ServerError> {
+        let Some(value) = request.extensions.remove("persistedQuery") else {
+            return Ok(None);
+        };
+        let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
+            refusal(
+                code::BAD_REQUEST,
+                "extensions.persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<hex>\"}",
+            )
+        })?;
+        if persisted.version != 1 {
+            return Err(refusal(
+                code::PERSISTED_QUERY_NOT_SUPPORTED,
+                "only version 1 of persisted queries is supported",
+            ));
         }
-        next.run(ctx, request).await
+        let hash = persisted.sha256_hash.to_ascii_lowercase();
+        if request.query.is_empty() {
+            let document = self
+                .get(&hash)
+                .ok_or_else(|| refusal(code::PERSISTED_QUERY_NOT_FOUND, NOT_FOUND_MESSAGE))?;
+            request.query = document.to_string();
+            return Ok(None);
+        }
+        // Without this check anyone could file any document under another's hash.
+        if sha256_hex(&request.query) != hash {
+            return Err(refusal(
+                code::BAD_REQUEST,
+                "persistedQuery.sha256Hash is not the SHA-256 of the query",
+            ));
+        }
+        Ok(Some(Registration { hash }))
+    }
+
+    pub fn register(&self, registration: Registration, query: &str) {
+        self.insert(registration.hash, query);
     }
 }
 

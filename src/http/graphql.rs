@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::BatchRequest;
+use async_graphql::{BatchRequest, Executor};
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
@@ -50,7 +50,7 @@ pub async fn graphql_handler(
     }
     let address = client_address(peer, &headers, state.limits.trust_proxy);
     let request = request.data(state.services.session(caller, address));
-    GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
+    GraphQLResponse::from(state.api.execute_batch(request).await).into_response()
 }
 
 /// The caller of a request, from its `Authorization` header (decoded once per request).

@@ -22,7 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::CorsOrigins;
-use crate::graphql::AppSchema;
+use crate::graphql::Api;
 use crate::service::Services;
 use crate::telemetry::Metrics;
 
@@ -32,7 +32,7 @@ pub use server::{Application, StartupError};
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: AppSchema,
+    pub api: Api,
     pub services: Services,
     pub limits: HttpLimits,
     pub graphiql: GraphiqlPage,

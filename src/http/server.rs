@@ -18,7 +18,7 @@ use crate::catalog::{Catalog, CatalogBuildError, CatalogSettings, SharedSettings
 use crate::config::Settings;
 use crate::db::changes::ChangeFeed;
 use crate::db::{self, DatabaseSettings, StatementCounter};
-use crate::graphql::{SchemaOptions, build_schema};
+use crate::graphql::{SchemaOptions, build_api};
 use crate::service::{Parts, ServiceOptions, Services};
 use crate::telemetry::Metrics;
 
@@ -131,7 +131,7 @@ impl Application {
                 client_requests_per_minute: settings.client_requests_per_minute,
             },
         });
-        let schema = build_schema(
+        let api = build_api(
             SchemaOptions {
                 introspection: settings.introspection_enabled,
                 persisted_queries_max_bytes: settings.persisted_queries_max_bytes,
@@ -152,7 +152,7 @@ impl Application {
             listener,
             local_addr,
             state: AppState {
-                schema,
+                api,
                 services,
                 limits: HttpLimits {
                     max_body_bytes: settings.max_body_bytes,

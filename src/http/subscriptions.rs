@@ -96,10 +96,9 @@ async fn serve(
     // async-graphql writes into a channel rather than the socket, so that we keep the socket
     // and can close it ourselves when the token expires.
     let (outgoing, mut to_send) = futures::channel::mpsc::channel::<Message>(16);
-    let connection =
-        GraphQLWebSocket::new_with_pair(outgoing, stream, state.schema.clone(), protocol)
-            .with_data(data)
-            .serve();
+    let connection = GraphQLWebSocket::new_with_pair(outgoing, stream, state.api.clone(), protocol)
+        .with_data(data)
+        .serve();
     let forward = async {
         while let Some(message) = to_send.next().await {
             if sink.send(message).await.is_err() {

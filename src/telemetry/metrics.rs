@@ -14,8 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Operation names come from callers: past this many distinct names, new ones count as
-/// `other`, so a caller cannot grow the label set without bound.
+/// Operation names come from callers (authenticated ones only): past this many distinct names,
+/// new ones count as `other`, so a caller cannot grow the label set without bound.
 const MAX_OPERATION_NAMES: usize = 200;
 const MAX_OPERATION_NAME_LEN: usize = 64;
 
@@ -23,6 +23,19 @@ const MAX_OPERATION_NAME_LEN: usize = 64;
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// What an operation is counted as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationLabel<'a> {
+    /// An authenticated caller's valid operation, by the name it chose.
+    Named(&'a str),
+    /// An authenticated caller's valid operation without a name.
+    Unnamed,
+    /// A caller without a valid token (whatever name it chose).
+    Unauthenticated,
+    /// A document that did not parse or validate.
+    Invalid,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
@@ -206,7 +219,7 @@ impl Metrics {
     /// Records one answered GraphQL operation and the codes of its errors.
     pub fn graphql_operation<'a>(
         &self,
-        operation: Option<&str>,
+        operation: OperationLabel<'_>,
         elapsed: Duration,
         error_codes: impl Iterator<Item = &'a str>,
     ) {
@@ -256,9 +269,12 @@ impl Metrics {
         text
     }
 
-    fn operation_label(&self, operation: Option<&str>) -> String {
-        let Some(name) = operation else {
-            return "anonymous".to_owned();
+    fn operation_label(&self, operation: OperationLabel<'_>) -> String {
+        let name = match operation {
+            OperationLabel::Named(name) => name,
+            OperationLabel::Unnamed => return "anonymous".to_owned(),
+            OperationLabel::Unauthenticated => return "unauthenticated".to_owned(),
+            OperationLabel::Invalid => return "invalid".to_owned(),
         };
         if name.len() > MAX_OPERATION_NAME_LEN {
             return "other".to_owned();
@@ -292,12 +308,16 @@ mod tests {
         let metrics = Metrics::new(Counter::default(), &CatalogMetrics::default());
         for index in 0..MAX_OPERATION_NAMES + 10 {
             metrics.graphql_operation(
-                Some(&format!("Op{index}")),
+                OperationLabel::Named(&format!("Op{index}")),
                 Duration::from_millis(1),
                 std::iter::empty(),
             );
         }
-        metrics.graphql_operation(Some("Op0"), Duration::from_millis(1), std::iter::empty());
+        metrics.graphql_operation(
+            OperationLabel::Named("Op0"),
+            Duration::from_millis(1),
+            std::iter::empty(),
+        );
         let text = metrics.render(Snapshot {
             pool_in_use: 0,
             pool_idle: 1,

@@ -3,7 +3,9 @@
 
 mod metrics;
 
-pub use metrics::{CatalogMetrics, Metrics, Snapshot as MetricsSnapshot, UpstreamOutcome};
+pub use metrics::{
+    CatalogMetrics, Metrics, OperationLabel, Snapshot as MetricsSnapshot, UpstreamOutcome,
+};
 
 use std::io::IsTerminal;
 

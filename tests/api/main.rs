@@ -22,6 +22,7 @@ mod pagination;
 mod races;
 mod resilience;
 mod schema;
+mod security;
 mod shared_cache;
 mod storefront;
 mod subscriptions;

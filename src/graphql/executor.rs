@@ -1,0 +1,185 @@
+//! The pipeline every GraphQL operation goes through, over HTTP and WebSocket alike: the
+//! persisted-query look-up, the document guard (our parse, with the checks async-graphql lacks),
+//! execution, then, only for an authenticated caller whose operation validated, keeping its
+//! persisted document and counting it under its own name. Done here, once per operation, rather
+//! than in async-graphql extensions, which wrap every field.
+
+use std::any::TypeId;
+use std::sync::Arc;
+
+use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
+use async_graphql::{Data, Executor, Request, Response, ServerError};
+use tokio::time::Instant;
+
+use super::document_guard;
+use super::error::code;
+use super::persisted_queries::PersistedQueries;
+use super::{AppSchema, SchemaOptions};
+use crate::service::Session;
+use crate::telemetry::{Metrics, OperationLabel};
+
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    schema: AppSchema,
+    persisted: Option<PersistedQueries>,
+    metrics: Metrics,
+    introspection: bool,
+}
+
+impl Api {
+    pub fn new(schema: AppSchema, options: SchemaOptions, metrics: Metrics) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                schema,
+                persisted: (options.persisted_queries_max_bytes > 0)
+                    .then(|| PersistedQueries::new(options.persisted_queries_max_bytes)),
+                metrics,
+                introspection: options.introspection,
+            }),
+        }
+    }
+
+    async fn run(&self, mut request: Request) -> Response {
+        let started = Instant::now();
+        let authenticated = is_authenticated(&request.data);
+        let prepared = self.prepare(&mut request);
+        let (registration, name) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let response = Response::from_errors(vec![error]);
+                self.count(OperationLabel::Invalid, started, &response);
+                return response;
+            }
+        };
+        let query = registration.is_some().then(|| request.query.clone());
+        let response = self.inner.schema.execute(request).await;
+        let label = label(authenticated, is_valid(&response), name.as_deref());
+        if let (OperationLabel::Named(_) | OperationLabel::Unnamed, Some(registration), Some(query)) =
+            (&label, registration, query)
+            && let Some(persisted) = &self.inner.persisted
+        {
+            persisted.register(registration, &query);
+        }
+        self.count(label, started, &response);
+        response
+    }
+
+    /// Fills in a persisted query, checks and parses the document (handing the parse to
+    /// async-graphql); returns what to register and the operation's name.
+    fn prepare(
+        &self,
+        request: &mut Request,
+    ) -> Result<
+        (
+            Option<super::persisted_queries::Registration>,
+            Option<String>,
+        ),
+        ServerError,
+    > {
+        let registration = match &self.inner.persisted {
+            Some(persisted) => persisted.resolve(request)?,
+            None => None,
+        };
+        let document = document_guard::check(&request.query, self.inner.introspection)?;
+        let name = operation_name(request, &document);
+        request.set_parsed_query(document);
+        Ok((registration, name))
+    }
+
+    fn count(&self, label: OperationLabel<'_>, started: Instant, response: &Response) {
+        self.inner.metrics.graphql_operation(
+            label,
+            started.elapsed(),
+            response.errors.iter().filter_map(|error| {
+                match error.extensions.as_ref()?.get("code")? {
+                    async_graphql::Value::String(code) => Some(code.as_str()),
+                    _ => None,
+                }
+            }),
+        );
+    }
+}
+
+impl Executor for Api {
+    async fn execute(&self, request: Request) -> Response {
+        self.run(request).await
+    }
+
+    /// Subscriptions: the same guard, counted once when they start.
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let started = Instant::now();
+        let document = match document_guard::check(&request.query, self.inner.introspection) {
+            Ok(document) => document,
+            Err(error) => {
+                let response = Response::from_errors(vec![error]);
+                self.count(OperationLabel::Invalid, started, &response);
+                return stream::once(async move { response }).boxed();
+            }
+        };
+        let name = operation_name(&request, &document);
+        request.set_parsed_query(document);
+        let authenticated = session_data.as_deref().is_some_and(is_authenticated);
+        self.count(
+            label(authenticated, true, name.as_deref()),
+            started,
+            &Response::default(),
+        );
+        self.inner
+            .schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+    }
+}
+
+/// Whether the request's session belongs to a caller with a valid token.
+fn is_authenticated(data: &Data) -> bool {
+    data.get(&TypeId::of::<Session>())
+        .and_then(|session| session.downcast_ref::<Session>())
+        .is_some_and(|session| session.caller().token_expires_at().is_some())
+}
+
+/// A response whose document parsed and validated (whatever its resolvers did).
+fn is_valid(response: &Response) -> bool {
+    !response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|value| {
+                matches!(value, async_graphql::Value::String(code)
+                    if code == code::GRAPHQL_PARSE_FAILED || code == code::GRAPHQL_VALIDATION_FAILED)
+            })
+    })
+}
+
+/// Only an authenticated caller's valid operation is counted under the name it chose: anyone
+/// else could fill the label set with names of their own.
+fn label(authenticated: bool, valid: bool, name: Option<&str>) -> OperationLabel<'_> {
+    match (authenticated, valid, name) {
+        (false, _, _) => OperationLabel::Unauthenticated,
+        (true, false, _) => OperationLabel::Invalid,
+        (true, true, Some(name)) => OperationLabel::Named(name),
+        (true, true, None) => OperationLabel::Unnamed,
+    }
+}
+
+/// The name the caller chose, or the document's only operation's name.
+fn operation_name(request: &Request, document: &ExecutableDocument) -> Option<String> {
+    if request.operation_name.is_some() {
+        return request.operation_name.clone();
+    }
+    match &document.operations {
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+            operations.keys().next().map(|name| name.to_string())
+        }
+        _ => None,
+    }
+}

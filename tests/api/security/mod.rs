@@ -1,0 +1,4 @@
+//! Security, round two: one test (or more) per door found open, each failing on the code that
+//! had the door open.
+
+mod shared_state;
