@@ -1,55 +1,83 @@
 //! The admin's username and password, checked with bcrypt off the async threads (~200 ms of CPU
-//! at cost 12), behind the login throttle.
+//! at cost 12), behind three limits: failed logins per client network (`LoginThrottle`), guesses
+//! at one username (`UsernameBackoff`), and password checks running at once (a semaphore sized
+//! to about half the cores: beyond it a login is refused at once, not queued). A check whose
+//! caller has gone finishes on the blocking pool and keeps its permit until then.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
 
+use super::username_backoff::UsernameBackoff;
 use super::{AuthError, LoginThrottle};
+
+/// What a refused login is told to wait when every password check is busy.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct AdminLogin {
     username: String,
     password_hash: SecretString,
     throttle: LoginThrottle,
+    backoff: UsernameBackoff,
+    checks: Arc<Semaphore>,
 }
 
 impl AdminLogin {
-    pub fn new(username: String, password_hash: SecretString, throttle: LoginThrottle) -> Self {
+    /// `concurrent_checks` 0 means about half the cores.
+    pub fn new(
+        username: String,
+        password_hash: SecretString,
+        throttle: LoginThrottle,
+        concurrent_checks: usize,
+    ) -> Self {
+        let checks = match concurrent_checks {
+            0 => std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1)),
+            n => n,
+        };
         Self {
             username,
             password_hash,
             throttle,
+            backoff: UsernameBackoff::default(),
+            checks: Arc::new(Semaphore::new(checks)),
         }
     }
 
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
-    /// Checks the credentials. Too many failures from `client` refuse the attempt without
-    /// checking anything.
+    /// Checks the credentials; a refusal by any of the limits checks nothing.
     pub async fn check(
         &self,
         client: IpAddr,
         username: &str,
         password: &str,
     ) -> Result<(), AuthError> {
-        let attempt = self
-            .throttle
-            .begin(client)
-            .map_err(|retry_after| AuthError::RateLimited { retry_after })?;
+        let limited = |retry_after| AuthError::RateLimited { retry_after };
+        self.backoff.admit(username, client).map_err(limited)?;
+        // Before the attempt counts: a busy server must not spend the caller's budget.
+        let permit = Arc::clone(&self.checks)
+            .try_acquire_owned()
+            .map_err(|_| limited(BUSY_RETRY_AFTER))?;
+        let attempt = self.throttle.begin(client).map_err(limited)?;
         let hash = self.password_hash.expose_secret().to_owned();
         let password = password.to_owned();
         // The hash is checked even for an unknown user, so both take the same time.
-        let password_ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
-            .await
-            .map_err(|err| AuthError::Hashing(err.to_string()))?
-            .map_err(|err| AuthError::Hashing(err.to_string()))?;
+        let password_ok = tokio::task::spawn_blocking(move || {
+            let verified = bcrypt::verify(password, &hash);
+            drop(permit);
+            verified
+        })
+        .await
+        .map_err(|err| AuthError::Hashing(err.to_string()))?
+        .map_err(|err| AuthError::Hashing(err.to_string()))?;
         let username_ok = constant_time_eq(username.as_bytes(), self.username.as_bytes());
         if !(password_ok && username_ok) {
+            self.backoff.failed(username);
             return Err(AuthError::InvalidCredentials);
         }
+        self.backoff.succeeded(username, client);
         attempt.succeeded();
         Ok(())
     }
@@ -67,7 +95,7 @@ mod tests {
 
     fn login() -> AdminLogin {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
-        AdminLogin::new("admin".into(), hash.into(), LoginThrottle::new(10))
+        AdminLogin::new("admin".into(), hash.into(), LoginThrottle::new(10), 1)
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ mod identity_provider;
 mod login;
 mod throttle;
 mod tokens;
+mod username_backoff;
 
 use std::time::Duration;
 

@@ -12,6 +12,8 @@ mod values;
 
 use std::path::Path;
 
+use secrecy::ExposeSecret;
+
 pub use declare::{Key, markdown_table};
 pub use layers::Source;
 pub use settings::{
@@ -23,6 +25,11 @@ use layers::Layers;
 
 /// The `iss` of this service's own tokens; an identity provider may not claim it.
 pub const OUR_TOKEN_ISSUER: &str = "favorites-api";
+
+/// The committed `.env`'s key and password hash (of `favorite_products_password`, printed in the
+/// README): public, so they only work on a loopback address.
+pub const DEMO_SECRET_KEY: &str = "demo-secret-key-change-me-0123456789abcdef";
+pub const DEMO_PASSWORD_HASH: &str = "$2b$12$jN1NmXIy5YgRZAH.h90uwOExGS2d0jldCsG3Udfb2Ck/XrBand1Ou";
 
 /// A configuration problem, worded as one line that names the key at fault (never its value).
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +100,27 @@ impl Settings {
 
     /// Rules that span several keys; each key's own rules are its parser.
     fn check_together(&self) -> Result<(), ConfigError> {
+        if !self.listen_addr.ip().is_loopback() {
+            let address = self.listen_addr;
+            if self.secret_key.expose_secret() == DEMO_SECRET_KEY {
+                return Err(ConfigError::invalid(
+                    "SECRET_KEY",
+                    format!(
+                        "is the demo key of the committed .env, which anyone can sign tokens with: set \
+                         your own before listening on {address} (the demo key works on loopback only)"
+                    ),
+                ));
+            }
+            if self.uses_demo_password() {
+                return Err(ConfigError::invalid(
+                    "MASTER_PASSWORD_HASH",
+                    format!(
+                        "is the demo password's hash (the password is in the README): set your own \
+                         before listening on {address} (the demo login works on loopback only)"
+                    ),
+                ));
+            }
+        }
         let provider = [
             self.auth_jwks_url.is_some(),
             self.auth_jwt_issuer.is_some(),
@@ -113,6 +141,11 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the admin's password is the demo one (GraphiQL then offers it).
+    pub fn uses_demo_password(&self) -> bool {
+        self.master_password_hash.expose_secret() == DEMO_PASSWORD_HASH
     }
 
     /// The identity provider's settings, when all three are set.
@@ -160,9 +193,9 @@ impl DatabaseTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
-    const HASH: &str = "$2b$12$jN1NmXIy5YgRZAH.h90uwOExGS2d0jldCsG3Udfb2Ck/XrBand1Ou";
+    /// Not the demo hash: a test's own (`printf 'config-test' | favorites-api hash-password --cost 4`).
+    const HASH: &str = "$2b$04$DMt/2e8VOxyWyR73N80zhOBoii5H3d8sCiS7w2Tzn6qtUFipYm2xi";
     const KEY: (&str, &str) = ("SECRET_KEY", "0123456789abcdef0123456789abcdef");
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -353,6 +386,21 @@ mod tests {
         let ours = ("AUTH_JWT_ISSUER", OUR_TOKEN_ISSUER);
         let err = load(&[base[0], base[1], url, ours, audience]).unwrap_err();
         assert!(err.to_string().contains("AUTH_JWT_ISSUER"), "{err}");
+    }
+
+    #[test]
+    fn the_demo_secrets_work_on_loopback_only() {
+        let demo_key = ("SECRET_KEY", DEMO_SECRET_KEY);
+        let demo_hash = ("MASTER_PASSWORD_HASH", DEMO_PASSWORD_HASH);
+        assert!(load(&[demo_key, demo_hash]).unwrap().uses_demo_password());
+        assert!(load(&[demo_key, demo_hash, ("LISTEN_ADDR", "[::1]:8000")]).is_ok());
+        let everywhere = ("LISTEN_ADDR", "0.0.0.0:8000");
+        let err = load(&[demo_key, ("MASTER_PASSWORD_HASH", HASH), everywhere]).unwrap_err();
+        assert!(err.to_string().contains("SECRET_KEY"), "{err}");
+        assert!(!err.to_string().contains(DEMO_SECRET_KEY), "{err}");
+        let err = load(&[KEY, demo_hash, everywhere]).unwrap_err();
+        assert!(err.to_string().contains("MASTER_PASSWORD_HASH"), "{err}");
+        assert!(load(&[KEY, ("MASTER_PASSWORD_HASH", HASH), everywhere]).is_ok());
     }
 
     #[test]

@@ -73,6 +73,14 @@ declare_settings! {
     UPSTREAM_BREAKER_THRESHOLD => upstream_breaker_threshold: u32 = Value("5"), number(1..=1_000);
     /// how long the open breaker keeps calls away from the catalog
     UPSTREAM_BREAKER_COOL_DOWN_MS => upstream_breaker_cool_down: Duration = Value("30000"), millis(1..=3_600_000);
+    /// the most a client may take to send a request's headers, counted from when the connection is ready for a request: so also how long an idle keep-alive connection stays open
+    HTTP_HEADER_TIMEOUT_MS => http_header_timeout: Duration = Value("10000"), millis(100..=300_000);
+    /// open connections (WebSockets included) at most; beyond it new ones wait in the kernel's accept queue. Lowered at start to what the open-file limit allows
+    MAX_CONNECTIONS => max_connections: usize = Value("4096"), number(1..=1_000_000);
+    /// largest WebSocket message or frame; a bigger one closes the socket with 1009
+    WEBSOCKET_MAX_MESSAGE_BYTES => websocket_max_message_bytes: usize = Value("65536"), number(1_024..=16 * MIB);
+    /// WebSockets that have not yet authenticated (sent `connection_init`) at most; beyond it the upgrade is refused with 503
+    WEBSOCKET_MAX_UNAUTHENTICATED => websocket_max_unauthenticated: usize = Value("256"), number(1..=100_000);
     /// the longest a request may run (also the grace period at shutdown)
     REQUEST_TIMEOUT_MS => request_timeout: Duration = Value("10000"), millis(1..=600_000);
     /// largest request body (413 beyond)
@@ -81,8 +89,10 @@ declare_settings! {
     MAX_BATCH_SIZE => max_batch_size: usize = Value("10"), number(1..=1_000);
     /// `false` turns off introspection and "Did you mean ..." suggestions
     INTROSPECTION_ENABLED => introspection_enabled: bool = Value("true"), flag();
-    /// failed logins allowed per client address per minute
+    /// failed logins allowed per client network (an IPv4 address, an IPv6 /64) per minute
     LOGIN_MAX_FAILURES_PER_MINUTE => login_max_failures_per_minute: u32 = Value("10"), number(1..=100_000);
+    /// password checks (bcrypt) running at once; beyond, a login is `RATE_LIMITED` at once. `0`: half the cores
+    LOGIN_CONCURRENT_CHECKS => login_concurrent_checks: usize = Value("0"), number(0..=1_024);
     /// behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
     TRUST_PROXY => trust_proxy: bool = Value("false"), flag();
     /// comma-separated origins browsers may call from (`*` for any); empty means none

@@ -13,6 +13,15 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     (status, axum::Json(body)).into_response()
 }
 
+/// `503` with `Retry-After` and code `OVERLOADED`: refused at once rather than kept waiting.
+pub fn overloaded(message: &str) -> Response {
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, code::OVERLOADED, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 /// The status a service error answers with when it stops a request before GraphQL runs (or on
 /// the REST door).
 pub fn status_of(error: &ServiceError) -> StatusCode {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod client_address;
+mod connection_init;
 mod cors;
 mod error;
 mod graphiql;
@@ -10,9 +11,11 @@ mod graphql;
 mod health;
 mod metrics;
 mod middleware;
+mod serve;
 mod server;
 mod subscriptions;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -39,6 +42,15 @@ pub struct AppState {
     /// Origins allowed to call us from a browser.
     pub cors_allowed_origins: CorsOrigins,
     pub metrics: Metrics,
+    pub websockets: WebSocketLimits,
+}
+
+/// What keeps WebSockets that have not authenticated yet from costing much.
+#[derive(Clone)]
+pub struct WebSocketLimits {
+    /// One permit per socket still waiting for its `connection_init`.
+    pub unauthenticated: Arc<tokio::sync::Semaphore>,
+    pub max_message_bytes: usize,
 }
 
 impl FromRef<AppState> for GraphiqlPage {

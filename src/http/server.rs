@@ -1,16 +1,16 @@
 //! Building the application from settings, and serving it until a shutdown signal.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::Semaphore;
 
 use super::graphiql::MissingAssets;
-use super::{AppState, GraphiqlPage, HttpLimits, router};
+use super::serve::{ConnectionLimits, fit_to_file_limit, serve};
+use super::{AppState, GraphiqlPage, HttpLimits, WebSocketLimits, router};
 use crate::auth::{
     AdminLogin, IdentityProvider, IdentityProviderSettings, LoginThrottle, TokenIssuer,
 };
@@ -22,6 +22,8 @@ use crate::graphql::{SchemaOptions, build_api};
 use crate::service::{Parts, ServiceOptions, Services};
 use crate::telemetry::Metrics;
 
+/// File descriptors kept for anything but client connections (besides the database pool).
+const FILE_RESERVE: usize = 64;
 /// How long shutdown waits for the pool to close its connections.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -52,6 +54,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    connections: ConnectionLimits,
     db: DatabaseConnection,
     statements: StatementCounter,
 }
@@ -118,6 +121,7 @@ impl Application {
                 settings.master_username.clone(),
                 settings.master_password_hash.clone(),
                 LoginThrottle::new(settings.login_max_failures_per_minute),
+                settings.login_concurrent_checks,
             ),
             tokens: TokenIssuer::new(
                 &settings.secret_key,
@@ -163,6 +167,19 @@ impl Application {
                 graphiql,
                 cors_allowed_origins: settings.cors_allowed_origins.clone(),
                 metrics,
+                websockets: WebSocketLimits {
+                    unauthenticated: Arc::new(Semaphore::new(
+                        settings.websocket_max_unauthenticated,
+                    )),
+                    max_message_bytes: settings.websocket_max_message_bytes,
+                },
+            },
+            connections: ConnectionLimits {
+                max_connections: fit_to_file_limit(
+                    settings.max_connections,
+                    FILE_RESERVE + settings.database_max_connections as usize,
+                ),
+                header_timeout: settings.http_header_timeout,
             },
             db,
             statements,
@@ -187,27 +204,16 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let db = self.db.clone();
         let grace = self.state.limits.request_timeout;
-        tracing::info!(addr = %self.local_addr, "listening");
-        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let stop = Arc::new(Notify::new());
-        let server = axum::serve(self.listener, app).with_graceful_shutdown({
-            let stop = Arc::clone(&stop);
-            async move { stop.notified().await }
-        });
-        let mut server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            result = &mut server => result?,
-            () = shutdown_signal() => {
-                stop.notify_one();
-                match tokio::time::timeout(grace, &mut server).await {
-                    Ok(result) => result?,
-                    Err(_) => tracing::warn!(
-                        grace_ms = grace.as_millis() as u64,
-                        "in-flight requests did not finish in time; stopping anyway"
-                    ),
-                }
-            }
-        }
+        let connections = self.connections;
+        tracing::info!(addr = %self.local_addr, max_connections = connections.max_connections, "listening");
+        serve(
+            self.listener,
+            router(self.state),
+            connections,
+            shutdown_signal(),
+            grace,
+        )
+        .await;
         // A connection stuck in a statement would make `close` wait for ever.
         match tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close()).await {
             Ok(Ok(())) => {}

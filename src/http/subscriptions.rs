@@ -2,24 +2,31 @@
 //! (subscriptions-transport-ws), as the client asks in `Sec-WebSocket-Protocol`.
 //!
 //! The token comes in the `connection_init` payload, `{"Authorization": "Bearer <token>"}`. We
-//! read that message ourselves before async-graphql sees the socket: it would close a refused
-//! connection with 1002, where graphql-transport-ws says 4403 Forbidden.
+//! read that message ourselves (`connection_init`) before async-graphql sees the socket: it
+//! would close a refused connection with 1002, where graphql-transport-ws says 4403 Forbidden.
+//! Until then a socket is unauthenticated: few may be at once, and every message is small.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
-use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::AppState;
 use super::client_address::client_address;
+use super::connection_init::{Refusal, connection_init, is_too_big};
+use super::error::overloaded;
+use super::serve::ConnectionSlot;
 use crate::auth::Caller;
 
 /// graphql-transport-ws's close codes.
@@ -29,20 +36,35 @@ const INIT_TIMEOUT_CODE: u16 = 4408;
 /// Not graphql-transport-ws's own, but in its range: the caller's allowance is spent.
 const TOO_MANY_REQUESTS: u16 = 4429;
 const INTERNAL_ERROR: u16 = 4500;
+/// RFC 6455: a message too big to process.
+const MESSAGE_TOO_BIG: u16 = 1009;
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn graphql_ws(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    slot: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Ok(unauthenticated) = Arc::clone(&state.websockets.unauthenticated).try_acquire_owned()
+    else {
+        return overloaded("too many WebSockets are waiting to authenticate; retry shortly");
+    };
+    // The socket keeps the connection's place under MAX_CONNECTIONS for as long as it lives.
+    let slot = slot.and_then(|Extension(slot)| slot.take());
     let address = client_address(peer, &headers, state.limits.trust_proxy);
+    let max_bytes = state.websockets.max_message_bytes;
     upgrade
+        .max_message_size(max_bytes)
+        .max_frame_size(max_bytes)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, protocol, state, address))
+        .on_upgrade(move |socket| async move {
+            serve(socket, protocol, state, address, unauthenticated).await;
+            drop(slot);
+        })
 }
 
 async fn serve(
@@ -50,28 +72,32 @@ async fn serve(
     protocol: GraphQLProtocol,
     state: AppState,
     address: std::net::IpAddr,
+    unauthenticated: OwnedSemaphorePermit,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let (init, payload) =
-        match tokio::time::timeout(INIT_TIMEOUT, connection_init(&mut stream)).await {
-            Ok(Ok(init)) => init,
-            Ok(Err(Refusal::Gone)) => return,
-            Ok(Err(Refusal::Unauthorized)) => {
-                return close(&mut sink, UNAUTHORIZED, "Unauthorized").await;
-            }
-            Err(_) => {
-                return close(
-                    &mut sink,
-                    INIT_TIMEOUT_CODE,
-                    "Connection initialisation timeout",
-                )
-                .await;
-            }
-        };
-    let caller = match authorization(&payload) {
-        None => Ok(Caller::Anonymous),
-        Some(value) => state.services.authenticate(value).await,
+    let init = match tokio::time::timeout(INIT_TIMEOUT, connection_init(&mut stream)).await {
+        Ok(Ok(init)) => init,
+        Ok(Err(Refusal::Gone)) => return,
+        Ok(Err(Refusal::TooBig)) => {
+            return close(&mut sink, MESSAGE_TOO_BIG, "Message too big").await;
+        }
+        Ok(Err(Refusal::Unauthorized)) => {
+            return close(&mut sink, UNAUTHORIZED, "Unauthorized").await;
+        }
+        Err(_) => {
+            return close(
+                &mut sink,
+                INIT_TIMEOUT_CODE,
+                "Connection initialisation timeout",
+            )
+            .await;
+        }
     };
+    let caller = match &init.authorization {
+        None => Ok(Caller::Anonymous),
+        Some(value) => state.services.authenticate(value.as_deref()).await,
+    };
+    drop(unauthenticated);
     let caller = match caller {
         Ok(caller) => caller,
         Err(error) => {
@@ -91,8 +117,23 @@ async fn serve(
         .unwrap_or_default();
     let mut data = Data::default();
     data.insert(state.services.session(caller, address));
+    // A message over the limit ends the stream; the socket is then closed with 1009.
+    let too_big = Arc::new(AtomicBool::new(false));
+    let stream = stream.take_while({
+        let too_big = Arc::clone(&too_big);
+        move |item| {
+            let go_on = match item {
+                Ok(_) => true,
+                Err(error) => {
+                    too_big.store(is_too_big(error), Ordering::Relaxed);
+                    false
+                }
+            };
+            std::future::ready(go_on)
+        }
+    });
     // async-graphql answers the `connection_init` we already read with its `connection_ack`.
-    let stream = futures::stream::once(async move { Ok(init) }).chain(stream);
+    let stream = futures::stream::once(async move { Ok(init.message) }).chain(stream);
     // async-graphql writes into a channel rather than the socket, so that we keep the socket
     // and can close it ourselves when the token expires.
     let (outgoing, mut to_send) = futures::channel::mpsc::channel::<Message>(16);
@@ -107,55 +148,15 @@ async fn serve(
         }
     };
     tokio::select! {
-        _ = futures::future::join(connection, forward) => {}
+        _ = futures::future::join(connection, forward) => {
+            if too_big.load(Ordering::Relaxed) {
+                close(&mut sink, MESSAGE_TOO_BIG, "Message too big").await;
+            }
+        }
         () = tokio::time::sleep(token_lifetime) => {
             close(&mut sink, FORBIDDEN, "Forbidden: the token expired").await;
         }
     }
-}
-
-enum Refusal {
-    /// The client closed the socket or broke the protocol's framing.
-    Gone,
-    /// The client tried to subscribe before `connection_init`.
-    Unauthorized,
-}
-
-/// Waits for `connection_init`; returns it as received, and its payload.
-async fn connection_init(
-    stream: &mut (impl futures::Stream<Item = Result<Message, axum::Error>> + Unpin),
-) -> Result<(Message, Value), Refusal> {
-    while let Some(Ok(message)) = stream.next().await {
-        let Message::Text(text) = &message else {
-            if matches!(message, Message::Close(_)) {
-                return Err(Refusal::Gone);
-            }
-            continue;
-        };
-        let Ok(parsed) = serde_json::from_str::<Value>(text) else {
-            return Err(Refusal::Gone);
-        };
-        match parsed.get("type").and_then(Value::as_str) {
-            Some("connection_init") => {
-                let payload = parsed.get("payload").cloned().unwrap_or(Value::Null);
-                return Ok((message, payload));
-            }
-            Some("subscribe" | "start") => return Err(Refusal::Unauthorized),
-            // Pings and the like may come first; they need no answer before the handshake.
-            _ => {}
-        }
-    }
-    Err(Refusal::Gone)
-}
-
-/// The payload's `Authorization` entry, whatever the case of its key: `None` when there is
-/// none, `Some(None)` when it is not text.
-fn authorization(payload: &Value) -> Option<Option<&str>> {
-    let (_, value) = payload
-        .as_object()?
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))?;
-    Some(value.as_str())
 }
 
 async fn close(sink: &mut (impl futures::Sink<Message> + Unpin), code: u16, reason: &'static str) {

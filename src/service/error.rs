@@ -34,6 +34,8 @@ pub mod code {
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// The server has as much work as it takes; retry shortly (HTTP 503 with `Retry-After`).
+    pub const OVERLOADED: &str = "OVERLOADED";
 }
 
 /// What was asked too often.

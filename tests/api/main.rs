@@ -3,6 +3,7 @@
 
 mod auth;
 mod authorization;
+mod binary;
 mod catalog;
 mod clients;
 mod database_faults;
