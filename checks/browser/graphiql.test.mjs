@@ -1,6 +1,7 @@
 // GraphiQL in headless Chromium, against the release binary, with local assets only:
 // runs issueToken through the UI, checks the page put the token into the Authorization header,
-// lists clients and finds the one seeded over plain HTTP, and saves docs/graphiql.png. Fails when
+// lists clients and finds the one seeded over plain HTTP, checks that nothing of it (the password
+// above all) went into the browser's storage, and saves docs/graphiql.png. Fails when
 // any request leaves 127.0.0.1, on a Content-Security-Policy violation, and on any console
 // error or uncaught page error.
 //
@@ -291,6 +292,10 @@ test(title, { timeout: 300_000 }, async () => {
     const headers = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
     await page.waitForSelector(`${headers} .CodeMirror`, { state: 'visible' });
     assert.match(await editorText(page, headers), /"Authorization": "Bearer <[^>]+>"/);
+    // Not the demo password: this server does not use it, so the page does not offer it.
+    const opening = await editorText(page, '.graphiql-query-editor');
+    assert.match(opening, /password: "<password>"/);
+    assert.doesNotMatch(opening, /favorite_products_password/);
     assertClean('after loading');
 
     // 1. issueToken, typed into the query editor and run.
@@ -325,6 +330,18 @@ test(title, { timeout: 300_000 }, async () => {
     assert.deepEqual(listed.data.clients.nodes, [{ name: CLIENT_NAME, email: CLIENT_EMAIL }]);
 
     assertClean('at the end');
+
+    // Nothing of the session is in the browser's storage: no editor text, tab, history or
+    // header, so no password and no token.
+    const stored = await page.evaluate(() => ({
+      local: Object.entries(localStorage),
+      session: Object.entries(sessionStorage),
+    }));
+    const storedText = JSON.stringify(stored);
+    assert.ok(!storedText.includes(PASSWORD), `the password is in the browser's storage: ${storedText}`);
+    assert.ok(!storedText.includes(token), `the token is in the browser's storage: ${storedText}`);
+    assert.deepEqual(stored.local.filter(([key]) => key.startsWith('graphiql')), [], storedText);
+
     // No focus (no blinking cursor), no hover, no transition: the same picture on every run.
     await page.evaluate(() => document.activeElement?.blur());
     await page.mouse.move(1000, 700);

@@ -62,7 +62,10 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         // Checked before connecting: a misconfigured page should not wait on a database.
-        let graphiql = GraphiqlPage::new(settings.graphiql_assets_dir.as_deref())?;
+        let graphiql = GraphiqlPage::new(
+            settings.graphiql_assets_dir.as_deref(),
+            settings.uses_demo_password(),
+        )?;
         let statements = StatementCounter::default();
         let db = db::connect(
             &DatabaseSettings {

@@ -4,18 +4,26 @@
 //
 // Getting a token is the first step, so the page starts with the issueToken mutation and the
 // Headers tab open on an Authorization header to fill in. When an answer carries an
-// accessToken, it is put into that header by itself. Headers are not saved in localStorage.
+// accessToken, it is put into that header by itself. The demo login is filled in only while the
+// server uses the demo password (it says so in data-demo-login). Nothing the page holds (the
+// editors, tabs, history, headers) goes into the browser's storage: a password typed into
+// issueToken would otherwise stay in localStorage.
 (function () {
   'use strict';
 
   var ENDPOINT = '/graphql';
   var PLACEHOLDER = 'Bearer <accessToken from issueToken>';
 
+  var root = document.getElementById('graphiql');
+  var demoLogin = root.getAttribute('data-demo-login') === 'true';
+
   var DEFAULT_QUERY = [
     '# favorites-api. Every operation but issueToken needs',
     '# a bearer token:',
     '# 1. Run this mutation (the run button, or Ctrl-Enter)',
-    "#    with your admin login (here: the demo .env's).",
+    demoLogin
+      ? "#    with your admin login (here: the demo .env's)."
+      : '#    with your admin username and password.',
     '# 2. The accessToken it returns goes into the',
     '#    Authorization header (Headers, below) by itself.',
     '#    Or paste it there: "Bearer <accessToken>".',
@@ -24,8 +32,8 @@
     '',
     'mutation {',
     '  issueToken(',
-    '    username: "favorite_products_admin"',
-    '    password: "favorite_products_password"',
+    demoLogin ? '    username: "favorite_products_admin"' : '    username: "<username>"',
+    demoLogin ? '    password: "favorite_products_password"' : '    password: "<password>"',
     '  ) {',
     '    accessToken',
     '    expiresAt',
@@ -34,7 +42,26 @@
     '',
   ].join('\n');
 
-  var root = document.getElementById('graphiql');
+  // GraphiQL's storage, in memory: gone when the page is.
+  var memory = {};
+  var storage = {
+    getItem: function (key) {
+      return Object.prototype.hasOwnProperty.call(memory, key) ? memory[key] : null;
+    },
+    setItem: function (key, value) {
+      memory[key] = String(value);
+    },
+    removeItem: function (key) {
+      delete memory[key];
+    },
+    clear: function () {
+      memory = {};
+    },
+    get length() {
+      return Object.keys(memory).length;
+    },
+  };
+
   document.body.style.margin = '0';
   root.style.height = '100vh';
 
@@ -140,6 +167,7 @@
         },
         isHeadersEditorEnabled: true,
         shouldPersistHeaders: false,
+        storage: storage,
         defaultEditorToolsVisibility: 'headers',
       },
       GraphiQL.Logo ? React.createElement(GraphiQL.Logo, null, 'favorites-api') : null
