@@ -90,6 +90,9 @@ impl Catalog {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.timeout.min(Duration::from_secs(2)))
             .timeout(settings.timeout)
+            // The catalog answers where it is; a redirect (to another path, host or scheme) is
+            // a fault, not somewhere to go.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("favorites-api/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(CatalogBuildError::Http)?;

@@ -45,6 +45,30 @@ const LOCK_MARGIN: Duration = Duration::from_millis(500);
 const FAILED_MARKER: &str = "failed";
 const FAILED_MARKER_LIFE: Duration = Duration::from_millis(250);
 
+/// Reads values, leaving out (as missing) any over `ARGV[1]` bytes: they never cross the wire.
+const READ_SCRIPT: &str = r"
+local values = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value and string.len(value) > tonumber(ARGV[1]) then value = false end
+  values[i] = value
+end
+return values
+";
+
+/// A waiter's look: the value (capped like `READ_SCRIPT`) and the lock. A lock without an expiry
+/// is none of ours (ours always expire) and would hold every waiter of the fleet: it goes.
+const POLL_SCRIPT: &str = r"
+local value = redis.call('GET', KEYS[1])
+if value and string.len(value) > tonumber(ARGV[1]) then value = false end
+local lock = redis.call('GET', KEYS[2])
+if lock and redis.call('PTTL', KEYS[2]) == -1 then
+  redis.call('DEL', KEYS[2])
+  lock = false
+end
+return {value, lock}
+";
+
 /// Releases a lock only if it still holds the caller's token (it may have expired and been
 /// taken by another instance), leaving `ARGV[2]` in its place for `ARGV[3]` ms if given.
 const RELEASE_SCRIPT: &str = r"
@@ -97,6 +121,8 @@ struct Inner {
     freshness: Freshness,
     lock_for: Duration,
     release: redis::Script,
+    read: redis::Script,
+    poll: redis::Script,
     metrics: CatalogMetrics,
 }
 
@@ -135,6 +161,8 @@ impl SharedCache {
                 freshness,
                 lock_for: upstream_timeout + LOCK_MARGIN,
                 release: redis::Script::new(RELEASE_SCRIPT),
+                read: redis::Script::new(READ_SCRIPT),
+                poll: redis::Script::new(POLL_SCRIPT),
                 metrics,
             }),
         })
@@ -195,14 +223,18 @@ impl SharedCache {
 
     /// The fresh copies Redis has of these products, in one round trip.
     pub async fn fresh_products(&self, ids: &[i32]) -> Vec<(i32, Stored<Option<Product>>)> {
-        let mut command = redis::cmd("MGET");
+        let Some(&first) = ids.first() else {
+            return Vec::new();
+        };
+        let mut invocation = self.inner.read.prepare_invoke();
         for &id in ids {
-            command.arg(self.key(&ProductKey(id).name()));
+            invocation.key(self.key(&ProductKey(id).name()));
         }
+        invocation.arg(ProductKey(first).max_bytes());
         let Ok(values) = self
             .run(|mut connection| async move {
-                command
-                    .query_async::<Vec<Option<String>>>(&mut connection)
+                invocation
+                    .invoke_async::<Vec<Option<String>>>(&mut connection)
                     .await
             })
             .await
@@ -264,12 +296,15 @@ impl SharedCache {
                 return Waited::TimedOut;
             }
             tokio::time::sleep(POLL_INTERVAL).await;
-            let mut command = redis::cmd("MGET");
-            command.arg(&value_key).arg(&lock_key);
+            let mut invocation = self.inner.poll.prepare_invoke();
+            invocation
+                .key(&value_key)
+                .key(&lock_key)
+                .arg(key.max_bytes());
             let polled = self
                 .run(|mut connection| async move {
-                    command
-                        .query_async::<(Option<String>, Option<String>)>(&mut connection)
+                    invocation
+                        .invoke_async::<(Option<String>, Option<String>)>(&mut connection)
                         .await
                 })
                 .await;
@@ -294,20 +329,35 @@ impl SharedCache {
         &self,
         key: &K,
     ) -> Result<Option<Stored<K::Value>>, SharedCacheError> {
-        let mut command = redis::cmd("GET");
-        command.arg(self.key(&key.name()));
-        let json = self
+        let mut invocation = self.inner.read.prepare_invoke();
+        invocation.key(self.key(&key.name())).arg(key.max_bytes());
+        let values = self
             .run(|mut connection| async move {
-                command.query_async::<Option<String>>(&mut connection).await
+                invocation
+                    .invoke_async::<Vec<Option<String>>>(&mut connection)
+                    .await
             })
             .await?;
-        Ok(json.and_then(|json| key.decode(&json)))
+        Ok(values
+            .into_iter()
+            .next()
+            .flatten()
+            .and_then(|json| key.decode(&json)))
     }
 
     /// Best effort: a copy that could not be written is fetched again by the next instance.
     async fn write<K: SharedKey>(&self, key: &K, value: &K::Value) {
         let mut pipeline = redis::pipe();
-        for (name, json, keep) in key.entries(value, entry::unix_ms(), self.inner.freshness) {
+        let entries = key.entries(value, entry::unix_ms(), self.inner.freshness);
+        for (name, json, keep) in entries {
+            if json.len() > key.max_bytes() {
+                tracing::warn!(
+                    entry = name,
+                    bytes = json.len(),
+                    "not sharing an entry over its size cap"
+                );
+                continue;
+            }
             pipeline
                 .cmd("SET")
                 .arg(self.key(&name))

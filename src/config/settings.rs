@@ -45,6 +45,8 @@ declare_settings! {
     CLIENT_TOKEN_EXPIRE_MINUTES => client_token_lifetime: Duration = Value("60"), minutes(1..=1_440);
     /// requests a minute one client may make, across all its tokens (beyond: `RATE_LIMITED`); the admin is not limited by it
     CLIENT_REQUESTS_PER_MINUTE => client_requests_per_minute: u32 = Value("600"), number(1..=1_000_000);
+    /// the most products one client's list may hold; beyond, `addFavorite` is `FAVORITES_LIMIT_REACHED` and writes nothing
+    MAX_FAVORITES_PER_CLIENT => max_favorites_per_client: u32 = Value("1000"), number(1..=100_000);
     /// the store's identity provider's JWKS, e.g. `https://idp.example.com/.well-known/jwks.json`; set with the next two, it lets shoppers call with the provider's tokens (see [Access for storefronts](#access-for-storefronts))
     AUTH_JWKS_URL => auth_jwks_url: Option<reqwest::Url> = Unset("(unset: off)"), optional(http_url());
     /// the `iss` the identity provider's tokens carry

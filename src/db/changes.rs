@@ -50,7 +50,7 @@ impl ChangeFeed {
             return Ok(Self::local());
         }
         let (sender, _) = broadcast::channel(BUFFERED_CHANGES);
-        let channel = format!("favorites_changed_{}", schema.unwrap_or("public"));
+        let channel = channel_name(schema.unwrap_or("public"));
         let mut listener = PgListener::connect_with(db.get_postgres_connection_pool())
             .await
             .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
@@ -111,6 +111,25 @@ impl ChangeFeed {
     }
 }
 
+/// PostgreSQL's longest identifier, which a channel name is.
+const MAX_CHANNEL_BYTES: usize = 63;
+const CHANNEL_PREFIX: &str = "favorites_changed_";
+
+/// The channel of a schema: `favorites_changed_{schema}`, or, when that is longer than
+/// PostgreSQL allows, the schema's start and a hash of the whole (two long schemas that share
+/// their start still get channels of their own).
+fn channel_name(schema: &str) -> String {
+    let plain = format!("{CHANNEL_PREFIX}{schema}");
+    if plain.len() <= MAX_CHANNEL_BYTES {
+        return plain;
+    }
+    use sha2::{Digest, Sha256};
+    let hash = format!("{:x}", Sha256::digest(schema.as_bytes()));
+    // The schema is ASCII (a plain identifier), so any cut is on a character boundary.
+    let keep = MAX_CHANNEL_BYTES - CHANNEL_PREFIX.len() - 1 - 16;
+    format!("{CHANNEL_PREFIX}{}_{}", &schema[..keep], &hash[..16])
+}
+
 /// Hands each notification to the local subscribers. `PgListener` reconnects by itself after a
 /// lost connection; notifications sent while it was away are lost, which subscribers survive
 /// (the next change brings the whole list).
@@ -137,5 +156,19 @@ async fn relay(
                 tokio::time::sleep(RELISTEN_DELAY).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_fit_postgresql_and_stay_apart() {
+        assert_eq!(channel_name("public"), "favorites_changed_public");
+        let long_a = format!("{}a", "s".repeat(62));
+        let long_b = format!("{}b", "s".repeat(62));
+        assert!(channel_name(&long_a).len() <= MAX_CHANNEL_BYTES);
+        assert_ne!(channel_name(&long_a), channel_name(&long_b));
     }
 }

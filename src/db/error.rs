@@ -1,3 +1,6 @@
+//! What the repositories report, and how a database error is told apart: unavailable (worth a
+//! retry later), a unique e-mail taken, or a bug.
+
 use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
@@ -9,6 +12,8 @@ pub enum RepoError {
     ClientNotFound,
     #[error("e-mail address already taken")]
     EmailTaken,
+    #[error("the client's list is full")]
+    ListFull { limit: u32 },
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
     #[error("database error")]

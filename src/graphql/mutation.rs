@@ -81,7 +81,8 @@ impl MutationRoot {
 
     /// Adds a catalog product to a client's list. Adding one already there changes nothing.
     /// `PRODUCT_NOT_FOUND` when the catalog has no such product; `UPSTREAM_UNAVAILABLE` when the
-    /// catalog cannot be asked. In both cases nothing is written.
+    /// catalog cannot be asked; `FAVORITES_LIMIT_REACHED` when the list is full. In each case
+    /// nothing is written.
     async fn add_favorite(
         &self,
         ctx: &Context<'_>,

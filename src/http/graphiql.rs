@@ -82,7 +82,10 @@ impl GraphiqlPage {
             .fold(PAGE.to_owned(), |html, (placeholder, url)| {
                 html.replace(placeholder, url)
             })
-            .replace(DEMO_LOGIN_PLACEHOLDER, if demo_login { "true" } else { "false" });
+            .replace(
+                DEMO_LOGIN_PLACEHOLDER,
+                if demo_login { "true" } else { "false" },
+            );
         let remote = if assets_dir.is_some() { "" } else { CDN_ORIGIN };
         // GraphiQL's dialogs add a <style> element, hence `style-src-elem 'unsafe-inline'`;
         // its stylesheet embeds its fonts and images. Scripts and connections stay locked down.
@@ -124,9 +127,12 @@ fn read_assets(dir: &Path) -> Result<[Bytes; 4], MissingAssets> {
             problem,
         };
         let path = dir.join(file);
-        let metadata = std::fs::symlink_metadata(&path).map_err(|_| problem("is missing".into()))?;
+        let metadata =
+            std::fs::symlink_metadata(&path).map_err(|_| problem("is missing".into()))?;
         if !metadata.file_type().is_file() {
-            return Err(problem("is not a regular file (a link, or a folder)".into()));
+            return Err(problem(
+                "is not a regular file (a link, or a folder)".into(),
+            ));
         }
         std::fs::read(&path)
             .map(Bytes::from)
@@ -150,7 +156,10 @@ fn asset(file: &str, bytes: Bytes) -> Response {
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             // The versions are pinned; a day is plenty, and an upgrade shows within it.
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
         ],
         bytes,
     )

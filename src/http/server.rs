@@ -136,6 +136,7 @@ impl Application {
                 client_token_lifetime: settings.client_token_lifetime,
                 create_clients_from_identity_provider: settings.auth_create_clients,
                 client_requests_per_minute: settings.client_requests_per_minute,
+                max_favorites_per_client: settings.max_favorites_per_client,
             },
         });
         let api = build_api(

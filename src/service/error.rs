@@ -19,6 +19,7 @@ pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
     pub const PRODUCT_NOT_FOUND: &str = "PRODUCT_NOT_FOUND";
+    pub const FAVORITES_LIMIT_REACHED: &str = "FAVORITES_LIMIT_REACHED";
     pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
     pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
@@ -59,6 +60,9 @@ pub enum ServiceError {
     NotFound(&'static str),
     EmailTaken,
     ProductNotFound(i32),
+    FavoritesLimitReached {
+        limit: u32,
+    },
     UpstreamUnavailable,
     DatabaseUnavailable,
     RateLimited {
@@ -77,6 +81,7 @@ impl ServiceError {
             Self::NotFound(_) => code::NOT_FOUND,
             Self::EmailTaken => code::EMAIL_TAKEN,
             Self::ProductNotFound(_) => code::PRODUCT_NOT_FOUND,
+            Self::FavoritesLimitReached { .. } => code::FAVORITES_LIMIT_REACHED,
             Self::UpstreamUnavailable => code::UPSTREAM_UNAVAILABLE,
             Self::DatabaseUnavailable => code::DATABASE_UNAVAILABLE,
             Self::RateLimited { .. } => code::RATE_LIMITED,
@@ -91,6 +96,9 @@ impl ServiceError {
             Self::BadUserInput(message) => message.clone(),
             Self::EmailTaken => "a client with this e-mail address already exists".to_owned(),
             Self::ProductNotFound(id) => format!("product {id} does not exist in the catalog"),
+            Self::FavoritesLimitReached { limit } => {
+                format!("a list holds at most {limit} products; remove one first")
+            }
             Self::UpstreamUnavailable => {
                 "the product catalog is unavailable, try again later".to_owned()
             }
@@ -113,6 +121,7 @@ impl ServiceError {
     pub fn details(&self) -> Option<(&'static str, i64)> {
         match self {
             Self::ProductNotFound(id) => Some(("productId", i64::from(*id))),
+            Self::FavoritesLimitReached { limit } => Some(("limit", i64::from(*limit))),
             Self::RateLimited { retry_after, .. } => Some((
                 "retryAfterSeconds",
                 i64::try_from(retry_after_seconds(*retry_after)).unwrap_or(i64::MAX),
@@ -136,6 +145,7 @@ impl From<&RepoError> for ServiceError {
         match error {
             RepoError::ClientNotFound => Self::client_not_found(),
             RepoError::EmailTaken => Self::EmailTaken,
+            RepoError::ListFull { limit } => Self::FavoritesLimitReached { limit: *limit },
             RepoError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Self::DatabaseUnavailable

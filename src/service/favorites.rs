@@ -43,7 +43,8 @@ impl<'a> Favorites<'a> {
         Ok(favorites::for_clients(&self.session.services().db, client_ids).await?)
     }
 
-    /// Adds a catalog product to a client's list; adding one already there changes nothing.
+    /// Adds a catalog product to a client's list; adding one already there changes nothing, and
+    /// a full list (`MAX_FAVORITES_PER_CLIENT`) is `FAVORITES_LIMIT_REACHED`.
     /// The client is checked first (that spares the catalog a call for a request that must
     /// fail), then the catalog: `PRODUCT_NOT_FOUND`, or `UPSTREAM_UNAVAILABLE` when it cannot be
     /// asked. In both cases nothing is written.
@@ -57,7 +58,14 @@ impl<'a> Favorites<'a> {
             .product(product_id, &self.session.loaders().catalog_budget)
             .await?
             .ok_or(ServiceError::ProductNotFound(product_id))?;
-        favorites::add(&services.db, &services.changes, client_id, product_id).await?;
+        favorites::add(
+            &services.db,
+            &services.changes,
+            client_id,
+            product_id,
+            services.options.max_favorites_per_client,
+        )
+        .await?;
         self.session.clients().current(client_id).await
     }
 

@@ -44,6 +44,8 @@ pub struct ServiceOptions {
     /// Whether a verified identity-provider token for an unknown e-mail creates its client.
     pub create_clients_from_identity_provider: bool,
     pub client_requests_per_minute: u32,
+    /// The most products one client's list may hold.
+    pub max_favorites_per_client: u32,
 }
 
 /// Everything the use cases need, built once.

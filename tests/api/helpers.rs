@@ -154,7 +154,13 @@ impl TestApp {
                 (url, None, TestDatabase::SqliteFile(path))
             }
             Backend::Postgres(admin_url) => {
-                let schema = format!("test_{}", Uuid::new_v4().simple());
+                // A test may name its schema (DATABASE_SCHEMA); it is created and dropped all the same.
+                let schema = options
+                    .overrides
+                    .iter()
+                    .find(|(key, _)| key == "DATABASE_SCHEMA")
+                    .map(|(_, schema)| schema.clone())
+                    .unwrap_or_else(|| format!("test_{}", Uuid::new_v4().simple()));
                 let admin = sea_orm::Database::connect(admin_url)
                     .await
                     .expect("connect to TEST_DATABASE_URL");

@@ -90,6 +90,7 @@ async fn a_cache_miss_is_counted_once() {
             &favorites_api::db::changes::ChangeFeed::local(),
             uuid::Uuid::parse_str(&client).unwrap(),
             7,
+            1_000,
         )
         .await
         .unwrap();

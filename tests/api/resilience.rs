@@ -38,6 +38,7 @@ async fn a_hanging_catalog_costs_one_budget_and_favorites_still_answer() {
                     &ChangeFeed::local(),
                     client_id,
                     product,
+                    1_000,
                 )
                 .await
                 .unwrap();
@@ -213,6 +214,7 @@ async fn garbage_and_slow_answers_leave_favorites_standing() {
                     &ChangeFeed::local(),
                     client_id,
                     product,
+                    1_000,
                 )
                 .await
                 .unwrap();

@@ -33,7 +33,7 @@ fn redis_url() -> String {
 /// `TEST_REDIS_URL` makes Redis required (CI sets it). Without it, a Redis on the default port
 /// is used if one answers, and the test is skipped otherwise, so that `cargo test` works on a
 /// machine that has none.
-fn redis_missing() -> bool {
+pub fn redis_missing() -> bool {
     if std::env::var("TEST_REDIS_URL").is_ok_and(|url| !url.is_empty()) {
         return false;
     }
@@ -49,20 +49,20 @@ fn redis_missing() -> bool {
 }
 
 /// Short lives, so that keys a crashed run could not remove go away soon by themselves.
-fn options() -> Options {
+pub fn options() -> Options {
     Options::default()
         .with("PRODUCT_CACHE_TTL_SECONDS", 300)
         .with("PRODUCT_STALE_SECONDS", 300)
 }
 
 /// One test run's corner of Redis: its key prefix, and a connection to look at its keys.
-struct Fleet {
-    prefix: String,
+pub struct Fleet {
+    pub prefix: String,
     redis: redis::Client,
 }
 
 impl Fleet {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             prefix: format!("favorites-test-{}", Uuid::new_v4().simple()),
             redis: redis::Client::open(redis_url()).expect("TEST_REDIS_URL is a Redis URL"),
@@ -79,11 +79,11 @@ impl Fleet {
         .await
     }
 
-    async fn instance(&self, app: &TestApp) -> TestApp {
+    pub async fn instance(&self, app: &TestApp) -> TestApp {
         self.instance_via(app, &redis_url()).await
     }
 
-    async fn connection(&self) -> redis::aio::MultiplexedConnection {
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
         self.redis
             .get_multiplexed_async_connection()
             .await
@@ -119,7 +119,7 @@ impl Fleet {
     }
 
     /// Runs `test`, then removes the run's keys whether it passed or not.
-    async fn run(&self, test: impl Future<Output = ()>) {
+    pub async fn run(&self, test: impl Future<Output = ()>) {
         let outcome = AssertUnwindSafe(test).catch_unwind().await;
         self.clear().await;
         if let Err(panic) = outcome {
@@ -172,6 +172,7 @@ async fn cold_reads_spread_over_two_instances_call_the_upstream_once() {
                         &ChangeFeed::local(),
                         client_id,
                         product,
+                        1_000,
                     )
                     .await
                     .unwrap();

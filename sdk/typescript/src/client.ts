@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'EMAIL_TAKEN',
   'PRODUCT_NOT_FOUND',
+  'FAVORITES_LIMIT_REACHED',
   'UPSTREAM_UNAVAILABLE',
   'DATABASE_UNAVAILABLE',
   'RATE_LIMITED',
@@ -26,6 +27,7 @@ export const ERROR_CODES = [
   'UNSUPPORTED_MEDIA_TYPE',
   'REQUEST_TIMEOUT',
   'METHOD_NOT_ALLOWED',
+  'OVERLOADED',
 ] as const;
 
 /** `UNKNOWN` is the SDK's own: no code it knows (a newer server, or a proxy's non-GraphQL reply). */

@@ -8,6 +8,10 @@
 //!
 //! Freshness is judged by `fetched_at_ms`, the same way on every instance; Redis only drops a
 //! copy once even a stale one is of no use (TTL + stale window; "no such product": its short TTL).
+//!
+//! What Redis holds is not trusted blindly: a copy "fetched" in the future (beyond a little clock
+//! skew) would be fresh for ever and is a miss instead, and each kind of entry has a size cap
+//! (`max_bytes`) past which it is neither read nor written.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,6 +21,12 @@ use serde::{Deserialize, Serialize};
 use super::super::Product;
 use super::super::cache::{Freshness, NOT_FOUND_TTL};
 
+/// How far ahead of this instance's clock another's may be.
+const MAX_CLOCK_SKEW_MS: u64 = 5_000;
+/// A product is a few hundred bytes; the whole catalog of 20 about 10 KiB.
+const MAX_PRODUCT_BYTES: usize = 64 * 1024;
+const MAX_CATALOG_BYTES: usize = 4 * 1024 * 1024;
+
 /// One copy from the shared cache, and when the upstream gave it.
 #[derive(Clone, Debug)]
 pub struct Stored<V> {
@@ -25,6 +35,14 @@ pub struct Stored<V> {
 }
 
 impl<V> Stored<V> {
+    /// `None` for a copy that claims to come from the future.
+    fn checked(value: V, fetched_at_ms: u64) -> Option<Self> {
+        (fetched_at_ms <= unix_ms().saturating_add(MAX_CLOCK_SKEW_MS)).then_some(Self {
+            value,
+            fetched_at_ms,
+        })
+    }
+
     pub fn age(&self) -> Duration {
         Duration::from_millis(unix_ms().saturating_sub(self.fetched_at_ms))
     }
@@ -43,6 +61,9 @@ pub trait SharedKey {
 
     /// Its name under the prefix, e.g. `product:7`; its lock is `lock:{name}`.
     fn name(&self) -> String;
+
+    /// The largest entry of this kind worth reading or writing.
+    fn max_bytes(&self) -> usize;
 
     /// What to write for a value fetched at `fetched_at_ms`: (name, JSON, how long Redis keeps it).
     fn entries(
@@ -112,6 +133,10 @@ impl SharedKey for ProductKey {
         format!("product:{}", self.0)
     }
 
+    fn max_bytes(&self) -> usize {
+        MAX_PRODUCT_BYTES
+    }
+
     fn entries(
         &self,
         value: &Option<Product>,
@@ -128,10 +153,7 @@ impl SharedKey for ProductKey {
         if stored.product.as_ref().is_some_and(|p| p.id != self.0) {
             return None;
         }
-        Some(Stored {
-            value: stored.product,
-            fetched_at_ms: stored.fetched_at_ms,
-        })
+        Stored::checked(stored.product, stored.fetched_at_ms)
     }
 
     fn fresh_for(value: &Option<Product>, freshness: Freshness) -> Duration {
@@ -151,6 +173,10 @@ impl SharedKey for CatalogKey {
 
     fn name(&self) -> String {
         "catalog".to_owned()
+    }
+
+    fn max_bytes(&self) -> usize {
+        MAX_CATALOG_BYTES
     }
 
     fn entries(
@@ -177,10 +203,10 @@ impl SharedKey for CatalogKey {
     fn decode(&self, json: &str) -> Option<Stored<Arc<Vec<Product>>>> {
         let stored: CatalogIn = serde_json::from_str(json).ok()?;
         // An empty list is never cached (it would hide every product), so it is not a copy.
-        (!stored.products.is_empty()).then(|| Stored {
-            value: Arc::new(stored.products),
-            fetched_at_ms: stored.fetched_at_ms,
-        })
+        if stored.products.is_empty() {
+            return None;
+        }
+        Stored::checked(Arc::new(stored.products), stored.fetched_at_ms)
     }
 
     fn fresh_for(_: &Arc<Vec<Product>>, freshness: Freshness) -> Duration {
@@ -257,6 +283,17 @@ mod tests {
         assert!(!ProductKey::is_fresh(&stored, FRESHNESS), "61 s old");
         assert!(ProductKey::is_usable_stale(&stored, FRESHNESS));
         assert!(ProductKey(4).decode(json).is_none(), "not product 4's copy");
+    }
+
+    #[test]
+    fn a_copy_from_the_future_is_no_copy() {
+        let entries = ProductKey(3).entries(&Some(product(3)), unix_ms() + 3_600_000, FRESHNESS);
+        assert!(ProductKey(3).decode(&entries[0].1).is_none());
+        let skewed = ProductKey(3).entries(&Some(product(3)), unix_ms() + 1_000, FRESHNESS);
+        assert!(
+            ProductKey(3).decode(&skewed[0].1).is_some(),
+            "a little skew is fine"
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -31,12 +31,14 @@ impl From<favorite::Model> for Favorite {
     }
 }
 
-/// Adds a product to a client's list. Adding one already there changes nothing.
+/// Adds a product to a client's list. Adding one already there changes nothing; adding one to a
+/// list that holds `limit` products already is `ListFull`, and writes nothing.
 pub async fn add(
     db: &DatabaseConnection,
     changes: &ChangeFeed,
     client_id: Uuid,
     product_id: i32,
+    limit: u32,
 ) -> Result<(), RepoError> {
     let change = ClientChange {
         client_id,
@@ -44,7 +46,15 @@ pub async fn add(
     };
     let added = with_retry(move || async move {
         let txn = db.begin().await?;
-        clients::lock(&txn, client_id, LockType::KeyShare).await?;
+        // Not KEY SHARE as elsewhere: two adds to one list wait for each other, so that both
+        // cannot see room for one more.
+        clients::lock(&txn, client_id, LockType::NoKeyUpdate).await?;
+        if list_length(&txn, client_id).await? >= u64::from(limit)
+            && !holds(&txn, client_id, product_id).await?
+        {
+            txn.rollback().await?;
+            return Err(RepoError::ListFull { limit });
+        }
         // `DO UPDATE` rather than `DO NOTHING`: it locks the row even when it already exists,
         // so a concurrent remove cannot delete it before this transaction commits.
         product_ref::Entity::insert(product_ref::ActiveModel {
@@ -143,6 +153,24 @@ pub async fn for_clients(
         by_client.entry(row.client_id).or_default().push(row.into());
     }
     Ok(by_client)
+}
+
+async fn list_length(txn: &impl ConnectionTrait, client_id: Uuid) -> Result<u64, RepoError> {
+    Ok(favorite::Entity::find()
+        .filter(favorite::Column::ClientId.eq(client_id))
+        .count(txn)
+        .await?)
+}
+
+async fn holds(
+    txn: &impl ConnectionTrait,
+    client_id: Uuid,
+    product_id: i32,
+) -> Result<bool, RepoError> {
+    Ok(favorite::Entity::find_by_id((client_id, product_id))
+        .one(txn)
+        .await?
+        .is_some())
 }
 
 pub(crate) async fn product_ids_of(

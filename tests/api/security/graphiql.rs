@@ -47,7 +47,11 @@ async fn an_asset_that_is_a_link_stops_the_start() {
     symlink("/etc/passwd", dir.path().join(file)).unwrap();
     let path = dir.path().display().to_string();
     let refused = refused_start(WorkDir::new(), &[("GRAPHIQL_ASSETS_DIR", &path)]).await;
-    assert!(refused.stderr.contains(file) && refused.stderr.contains("not a regular file"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(file) && refused.stderr.contains("not a regular file"),
+        "{}",
+        refused.stderr
+    );
     drop(dir);
 }
 
@@ -63,7 +67,15 @@ async fn opening_page(server: &Server) -> String {
 #[tokio::test]
 async fn the_page_offers_the_demo_login_only_with_the_demo_password() {
     let demo = Server::start(&[("MASTER_PASSWORD_HASH", DEMO_HASH)]).await;
-    assert!(opening_page(&demo).await.contains("data-demo-login=\"true\""));
+    assert!(
+        opening_page(&demo)
+            .await
+            .contains("data-demo-login=\"true\"")
+    );
     let own = Server::start(&[]).await;
-    assert!(opening_page(&own).await.contains("data-demo-login=\"false\""));
+    assert!(
+        opening_page(&own)
+            .await
+            .contains("data-demo-login=\"false\"")
+    );
 }
