@@ -19,4 +19,5 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod service;
+mod sync;
 pub mod telemetry;

@@ -1,11 +1,15 @@
-//! A circuit breaker for the catalog: after `threshold` consecutive failures it stops calling
-//! for `cool_down` (callers fail fast), then lets one probe through; the probe's outcome closes
-//! or reopens it.
+//! The circuit breaker, one type for everything the catalog calls (the upstream, and Redis):
+//! after `threshold` consecutive failures it keeps calls away for `cool_down` (callers fail
+//! fast), then lets one probe through; the probe's outcome closes or reopens it. Opening and
+//! closing are each logged once, not once per call.
 
+use std::fmt::Display;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub struct CircuitBreaker {
+    /// What it guards, for the logs ("catalog", "redis").
+    name: &'static str,
     threshold: u32,
     cool_down: Duration,
     state: Mutex<State>,
@@ -15,6 +19,7 @@ pub struct CircuitBreaker {
 struct State {
     consecutive_failures: u32,
     open_until: Option<Instant>,
+    open_since: Option<Instant>,
     probe_in_flight: bool,
 }
 
@@ -27,8 +32,9 @@ enum BreakerState {
 }
 
 impl CircuitBreaker {
-    pub fn new(threshold: u32, cool_down: Duration) -> Self {
+    pub fn new(name: &'static str, threshold: u32, cool_down: Duration) -> Self {
         Self {
+            name,
             threshold,
             cool_down,
             state: Mutex::new(State::default()),
@@ -40,8 +46,9 @@ impl CircuitBreaker {
         self.lock().open_until.is_some()
     }
 
-    /// Permission for a call to go upstream now, or `None` while the circuit is open. The
-    /// permit must be settled with `succeeded` or `failed`.
+    /// Permission for a call to go through now, or `None` while the circuit is open. The permit
+    /// must be settled with `succeeded` or `failed`; dropped unsettled (its caller went away), a
+    /// probe says nothing and the next call probes instead.
     pub fn allow(&self) -> Option<Permit<'_>> {
         let mut state = self.lock();
         let probe = match state.open_until {
@@ -62,27 +69,36 @@ impl CircuitBreaker {
     }
 
     fn record_success(&self) {
-        *self.lock() = State::default();
+        let mut state = self.lock();
+        if let Some(since) = state.open_since {
+            tracing::info!(
+                breaker = self.name,
+                down_for_ms = since.elapsed().as_millis() as u64,
+                "circuit closed: calls go through again"
+            );
+        }
+        *state = State::default();
     }
 
-    fn record_failure(&self) {
+    fn record_failure(&self, error: &dyn Display) {
         let mut state = self.lock();
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         if state.probe_in_flight || state.consecutive_failures >= self.threshold {
-            if state.open_until.is_none() || state.probe_in_flight {
+            if state.open_until.is_none() {
                 tracing::warn!(
+                    breaker = self.name,
+                    %error,
                     failures = state.consecutive_failures,
-                    cool_down_s = self.cool_down.as_secs(),
-                    "catalog circuit opened"
+                    cool_down_ms = self.cool_down.as_millis() as u64,
+                    "circuit opened: calls are kept away"
                 );
+                state.open_since = Some(Instant::now());
             }
             state.open_until = Some(Instant::now() + self.cool_down);
             state.probe_in_flight = false;
         }
     }
 
-    /// A probe whose caller went away (a client hung up, a deadline fired) says nothing about
-    /// the upstream; let the next call probe instead.
     fn abandon_probe(&self) {
         self.lock().probe_in_flight = false;
     }
@@ -98,10 +114,7 @@ impl CircuitBreaker {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // Updates are whole assignments, so a poisoned lock still holds a valid state.
-        self.state
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        crate::sync::lock(&self.state)
     }
 }
 
@@ -118,9 +131,9 @@ impl Permit<'_> {
         self.breaker.record_success();
     }
 
-    pub fn failed(mut self) {
+    pub fn failed(mut self, error: &dyn Display) {
         self.settled = true;
-        self.breaker.record_failure();
+        self.breaker.record_failure(error);
     }
 }
 
@@ -138,18 +151,18 @@ mod tests {
 
     #[test]
     fn opens_after_the_threshold_and_probes_once_after_cooling_down() {
-        let breaker = CircuitBreaker::new(3, Duration::from_millis(50));
+        let breaker = CircuitBreaker::new("test", 3, Duration::from_millis(50));
         for _ in 0..2 {
-            breaker.allow().unwrap().failed();
+            breaker.allow().unwrap().failed(&"down");
         }
         assert_eq!(breaker.state(), BreakerState::Closed);
-        breaker.allow().unwrap().failed();
+        breaker.allow().unwrap().failed(&"down");
         assert_eq!(breaker.state(), BreakerState::Open);
         assert!(breaker.allow().is_none());
         std::thread::sleep(Duration::from_millis(60));
         let probe = breaker.allow().expect("one probe");
         assert!(breaker.allow().is_none(), "only one");
-        probe.failed();
+        probe.failed(&"still down");
         assert_eq!(
             breaker.state(),
             BreakerState::Open,
@@ -163,8 +176,8 @@ mod tests {
 
     #[test]
     fn an_abandoned_probe_lets_the_next_call_probe() {
-        let breaker = CircuitBreaker::new(1, Duration::from_millis(10));
-        breaker.allow().unwrap().failed();
+        let breaker = CircuitBreaker::new("test", 1, Duration::from_millis(10));
+        breaker.allow().unwrap().failed(&"down");
         std::thread::sleep(Duration::from_millis(20));
         drop(breaker.allow().expect("a probe"));
         assert!(breaker.allow().is_some(), "not stuck open");

@@ -1,3 +1,6 @@
+//! Why the catalog could not answer (every kind means "upstream unavailable" to a caller; the
+//! detail is for the logs), and why it could not be built.
+
 use std::sync::Arc;
 
 /// Why the catalog could not answer. Every variant means "upstream unavailable" to a caller; the

@@ -1,14 +1,147 @@
-//! The product catalog (FakeStoreAPI): an HTTP client that owns its cache (in-process, and
-//! optionally shared by every instance through Redis).
+//! The product catalog, as a stack of layers that reads top to bottom, composed once in
+//! `Catalog::new`; each layer is one file with one job:
+//!
+//! 1. `local.rs`: the in-process tier (what this instance has costs nothing; single flight);
+//! 2. `shared.rs`: the shared tier in Redis, when `REDIS_URL` is set (what another instance
+//!    fetched costs no call; one instance at a time calls for a key);
+//! 3. `resilience.rs`: the request's budget, the circuit breaker (`breaker.rs`), one deadline
+//!    with one retry, answers checked;
+//! 4. a source (`source.rs`): FakeStoreAPI (`fakestore.rs`), the only file that knows it.
+//!
+//! Layers 1 to 3 implement the same interface (`layer.rs`) over the one below. How long copies
+//! are good for, "no such product" included, and when a stale copy stands in for a failure, is
+//! one policy (`policy.rs`), applied by both tiers. The service's batch loader only adapts this
+//! to async-graphql (`service/loaders.rs`).
 
 mod breaker;
-mod cache;
-mod client;
 mod error;
+mod fakestore;
+mod layer;
+mod local;
+mod policy;
+mod resilience;
 mod shared;
 mod single_flight;
+mod source;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use crate::domain::{Product, Rating};
-pub use client::{Catalog, CatalogSettings, RequestBudget};
 pub use error::{CatalogBuildError, CatalogError};
+pub use fakestore::FakeStoreApi;
+pub use resilience::RequestBudget;
 pub use shared::SharedSettings;
+pub use source::ProductSource;
+
+use crate::telemetry::CatalogMetrics;
+use breaker::CircuitBreaker;
+use layer::Layer;
+use local::LocalTier;
+use policy::Policy;
+use resilience::Resilient;
+use shared::SharedTier;
+
+#[derive(Clone, Debug)]
+pub struct CatalogSettings {
+    pub cache_ttl: Duration,
+    /// How long past the TTL a product may still be served while the upstream fails.
+    pub stale_for: Duration,
+    /// The budget of one catalog call, retry included.
+    pub timeout: Duration,
+    /// Consecutive failures that open the circuit, and how long it stays open.
+    pub breaker_threshold: u32,
+    pub breaker_cool_down: Duration,
+    /// A Redis shared by every instance (`REDIS_URL`); `None` keeps product data in-process.
+    pub shared: Option<SharedSettings>,
+}
+
+#[derive(Clone)]
+pub struct Catalog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    top: LocalTier,
+    upstream: Arc<Resilient>,
+    metrics: CatalogMetrics,
+}
+
+impl Catalog {
+    /// Composes the stack over `source`. Connects nothing: Redis, if configured, is connected
+    /// on first use.
+    pub fn new(
+        settings: CatalogSettings,
+        source: Arc<dyn ProductSource>,
+    ) -> Result<Self, CatalogBuildError> {
+        let metrics = CatalogMetrics::default();
+        let policy = Policy::new(settings.cache_ttl, settings.stale_for, metrics.clone());
+        let upstream = Arc::new(Resilient::new(
+            source,
+            CircuitBreaker::new(
+                "catalog",
+                settings.breaker_threshold,
+                settings.breaker_cool_down,
+            ),
+            settings.timeout,
+            metrics.clone(),
+        ));
+        let below: Arc<dyn Layer> = match &settings.shared {
+            None => Arc::clone(&upstream) as Arc<dyn Layer>,
+            Some(shared) => Arc::new(
+                SharedTier::new(
+                    Arc::clone(&upstream) as Arc<dyn Layer>,
+                    shared,
+                    policy.clone(),
+                    settings.timeout,
+                    metrics.clone(),
+                )
+                .map_err(CatalogBuildError::RedisUrl)?,
+            ),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                top: LocalTier::new(below, policy, metrics.clone()),
+                upstream,
+                metrics,
+            }),
+        })
+    }
+
+    /// Its counters, for `/metrics`.
+    pub fn metrics(&self) -> &CatalogMetrics {
+        &self.inner.metrics
+    }
+
+    pub fn breaker_open(&self) -> bool {
+        self.inner.upstream.breaker_open()
+    }
+
+    /// One product, or `None` when the catalog has no such product.
+    pub async fn product(
+        &self,
+        id: i32,
+        budget: &RequestBudget,
+    ) -> Result<Option<Product>, CatalogError> {
+        self.inner.top.product(id, budget).await
+    }
+
+    /// The products among `ids`, each found or failed; ids the catalog does not have are left
+    /// out.
+    pub async fn products_by_ids(
+        &self,
+        ids: &[i32],
+        budget: &RequestBudget,
+    ) -> HashMap<i32, Result<Product, CatalogError>> {
+        self.inner.top.products(ids, budget).await
+    }
+
+    /// The whole catalog, in the catalog's order.
+    pub async fn all_products(
+        &self,
+        budget: &RequestBudget,
+    ) -> Result<Arc<Vec<Product>>, CatalogError> {
+        self.inner.top.catalog(budget).await
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::values::{CorsOrigins, DatabaseUrl};
+use super::values::{CatalogSource, CorsOrigins, DatabaseUrl};
 
 /// Reads a setting's text (`None`: nobody set it and it has no default).
 pub trait Parse {
@@ -197,6 +197,10 @@ pub fn redis_url() -> Text<impl Fn(&str) -> Result<SecretString, String>> {
 
 pub fn cors_origins() -> Text<impl Fn(&str) -> Result<CorsOrigins, String>> {
     text(CorsOrigins::parse)
+}
+
+pub fn catalog_source() -> Text<impl Fn(&str) -> Result<CatalogSource, String>> {
+    text(CatalogSource::parse)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use super::declare::Default::{Required, Unset, Value};
 use super::declare::declare_settings;
 use super::parse::*;
-use super::values::{CorsOrigins, DatabaseUrl};
+use super::values::{CatalogSource, CorsOrigins, DatabaseUrl};
 
 /// Shortest HS256 key we accept: RFC 7518 asks for a key at least as long as the hash output.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -31,7 +31,9 @@ declare_settings! {
     DATABASE_MAX_CONNECTIONS => database_max_connections: u32 = Value("10"), number(1..=1_000);
     /// how long a request waits for a database connection
     DATABASE_ACQUIRE_TIMEOUT_MS => database_acquire_timeout: Duration = Value("2000"), millis(1..=600_000);
-    /// product catalog base URL
+    /// which catalog API products come from (`fakestore`: FakeStoreAPI)
+    CATALOG_SOURCE => catalog_source: CatalogSource = Value("fakestore"), catalog_source();
+    /// FakeStoreAPI's base URL
     FAKESTOREAPI_URL => fakestoreapi_url: reqwest::Url = Value("https://fakestoreapi.com"), http_url();
     /// HS256 signing key, at least 32 bytes
     SECRET_KEY (secret) => secret_key: SecretString = Required, secret(MIN_SECRET_KEY_BYTES);

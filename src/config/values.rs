@@ -106,6 +106,22 @@ fn redact_url(url: &str) -> String {
     format!("{scheme}://{user}:***@{host}")
 }
 
+/// `CATALOG_SOURCE`: which catalog API products come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatalogSource {
+    /// FakeStoreAPI, at `FAKESTOREAPI_URL`.
+    FakeStore,
+}
+
+impl CatalogSource {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "fakestore" => Ok(Self::FakeStore),
+            _ => Err("must be one of: fakestore".to_owned()),
+        }
+    }
+}
+
 /// `CORS_ALLOWED_ORIGINS`: origins as browsers send them in `Origin` (`scheme://host[:port]`),
 /// or any.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

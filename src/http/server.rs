@@ -14,7 +14,9 @@ use super::{AppState, GraphiqlPage, HttpLimits, WebSocketLimits, router};
 use crate::auth::{
     AdminLogin, IdentityProvider, IdentityProviderSettings, LoginThrottle, TokenIssuer,
 };
-use crate::catalog::{Catalog, CatalogBuildError, CatalogSettings, SharedSettings};
+use crate::catalog::{
+    Catalog, CatalogBuildError, CatalogSettings, FakeStoreApi, ProductSource, SharedSettings,
+};
 use crate::config::Settings;
 use crate::db::changes::ChangeFeed;
 use crate::db::{self, DatabaseSettings, StatementCounter};
@@ -61,6 +63,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let source = catalog_source(&settings).map_err(StartupError::Catalog)?;
+        Self::build_with_source(settings, source).await
+    }
+
+    /// Builds the application over a catalog source of the caller's (a test's second source).
+    pub async fn build_with_source(
+        settings: Settings,
+        source: Arc<dyn ProductSource>,
+    ) -> Result<Self, StartupError> {
         // Checked before connecting: a misconfigured page should not wait on a database.
         let graphiql = GraphiqlPage::new(
             settings.graphiql_assets_dir.as_deref(),
@@ -84,19 +95,21 @@ impl Application {
                 .await
                 .map_err(|error| StartupError::Migration(scrub(error)))?;
         }
-        let catalog = Catalog::new(CatalogSettings {
-            base_url: settings.fakestoreapi_url.to_string(),
-            cache_ttl: settings.product_cache_ttl,
-            stale_for: settings.product_stale_for,
-            timeout: settings.upstream_timeout,
-            breaker_threshold: settings.upstream_breaker_threshold,
-            breaker_cool_down: settings.upstream_breaker_cool_down,
-            // Not connected here: the service starts, and answers, while Redis is down.
-            shared: settings.redis_url.clone().map(|url| SharedSettings {
-                url,
-                key_prefix: settings.redis_key_prefix.clone(),
-            }),
-        })
+        let catalog = Catalog::new(
+            CatalogSettings {
+                cache_ttl: settings.product_cache_ttl,
+                stale_for: settings.product_stale_for,
+                timeout: settings.upstream_timeout,
+                breaker_threshold: settings.upstream_breaker_threshold,
+                breaker_cool_down: settings.upstream_breaker_cool_down,
+                // Not connected here: the service starts, and answers, while Redis is down.
+                shared: settings.redis_url.clone().map(|url| SharedSettings {
+                    url,
+                    key_prefix: settings.redis_key_prefix.clone(),
+                }),
+            },
+            source,
+        )
         .map_err(StartupError::Catalog)?;
         let identity_provider = settings
             .identity_provider()
@@ -226,6 +239,17 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The catalog source `CATALOG_SOURCE` names. A second catalog API is one file under
+/// `src/catalog/` implementing `ProductSource`, a value of that setting, and an arm here.
+fn catalog_source(settings: &Settings) -> Result<Arc<dyn ProductSource>, CatalogBuildError> {
+    match settings.catalog_source {
+        crate::config::CatalogSource::FakeStore => Ok(Arc::new(FakeStoreApi::new(
+            settings.fakestoreapi_url.as_str(),
+            settings.upstream_timeout,
+        )?)),
     }
 }
 

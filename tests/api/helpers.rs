@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use favorites_api::catalog::ProductSource;
 use favorites_api::config::Settings;
 use favorites_api::db::StatementCounter;
 use favorites_api::db::entities::{client_favorite_product, product_ref};
@@ -51,14 +52,22 @@ pub fn backends() -> Vec<Backend> {
 /// Settings a test changes before the app starts, written as an operator would write them
 /// (`Options::default().with("UPSTREAM_TIMEOUT_MS", 300)`): they go through the same parsing and
 /// validation as a real configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     overrides: Vec<(String, String)>,
+    /// Products from this source instead of the fake FakeStoreAPI.
+    source: Option<Arc<dyn ProductSource>>,
 }
 
 impl Options {
     pub fn with(mut self, key: &str, value: impl ToString) -> Self {
         self.overrides.push((key.to_owned(), value.to_string()));
+        self
+    }
+
+    /// A catalog source of the test's own, in place of FakeStoreAPI.
+    pub fn with_source(mut self, source: Arc<dyn ProductSource>) -> Self {
+        self.source = Some(source);
         self
     }
 
@@ -195,7 +204,7 @@ impl TestApp {
         ];
         pairs.extend(database_schema.map(|schema| ("DATABASE_SCHEMA".into(), schema)));
         pairs.extend(options.overrides.iter().cloned());
-        let mut app = Self::start(pairs, catalog, backend.clone()).await;
+        let mut app = Self::start(pairs, catalog, backend.clone(), options.source.clone()).await;
         app.token = app.issue_token().await;
         (app, database)
     }
@@ -204,11 +213,14 @@ impl TestApp {
         pairs: Vec<(String, String)>,
         catalog: Arc<FakeCatalog>,
         backend: Backend,
+        source: Option<Arc<dyn ProductSource>>,
     ) -> Self {
         let settings = Settings::from_pairs(pairs.clone()).expect("valid test settings");
-        let application = Application::build(settings)
-            .await
-            .expect("the application starts");
+        let application = match source {
+            Some(source) => Application::build_with_source(settings, source).await,
+            None => Application::build(settings).await,
+        }
+        .expect("the application starts");
         let address = format!("http://{}", application.local_addr());
         let db = application.db();
         let statements = application.statements();
@@ -232,7 +244,13 @@ impl TestApp {
         let mut pairs = self.pairs.clone();
         pairs.push(("RUN_MIGRATIONS".into(), "false".into())); // the first instance did
         pairs.extend(options.overrides);
-        let mut app = Self::start(pairs, Arc::clone(&self.catalog), self.backend.clone()).await;
+        let mut app = Self::start(
+            pairs,
+            Arc::clone(&self.catalog),
+            self.backend.clone(),
+            options.source,
+        )
+        .await;
         // The same SECRET_KEY signs for every instance.
         app.token = self.token.clone();
         app

@@ -5,6 +5,7 @@ mod auth;
 mod authorization;
 mod binary;
 mod catalog;
+mod catalog_source;
 mod clients;
 mod database_faults;
 mod errors;

@@ -1,25 +1,23 @@
-//! What the shared cache holds, under which names, and for how long.
+//! What the shared cache holds, under which names, and what is refused from it.
 //!
 //! - `{prefix}:product:{id}`: `{"product": <product, or null for "no such product">,
 //!   "fetched_at_ms": <unix ms>}`;
-//! - `{prefix}:catalog`: `{"products": [...], "fetched_at_ms": <unix ms>}`, the whole list
-//!   (`GET /products`); its products are also stored one by one, so a single look-up on another
-//!   instance finds them.
+//! - `{prefix}:catalog`: `{"products": [...], "fetched_at_ms": <unix ms>}`, the whole list; its
+//!   products are also stored one by one, so a single look-up on another instance finds them.
 //!
-//! Freshness is judged by `fetched_at_ms`, the same way on every instance; Redis only drops a
-//! copy once even a stale one is of no use (TTL + stale window; "no such product": its short TTL).
-//!
-//! What Redis holds is not trusted blindly: a copy "fetched" in the future (beyond a little clock
-//! skew) would be fresh for ever and is a miss instead, and each kind of entry has a size cap
-//! (`max_bytes`) past which it is neither read nor written.
+//! Freshness is judged by `fetched_at_ms`, the same way on every instance (`Policy`); Redis only
+//! drops a copy once even a stale one is of no use. What Redis holds is not trusted blindly: a
+//! copy "fetched" in the future (beyond a little clock skew) would be fresh for ever and is a
+//! miss instead, and each kind of entry has a size cap past which it is neither read nor written.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::super::Product;
-use super::super::cache::{Freshness, NOT_FOUND_TTL};
+use super::super::layer::{Copy, unix_ms};
+use super::super::policy::{Kept, Policy};
 
 /// How far ahead of this instance's clock another's may be.
 const MAX_CLOCK_SKEW_MS: u64 = 5_000;
@@ -27,37 +25,9 @@ const MAX_CLOCK_SKEW_MS: u64 = 5_000;
 const MAX_PRODUCT_BYTES: usize = 64 * 1024;
 const MAX_CATALOG_BYTES: usize = 4 * 1024 * 1024;
 
-/// One copy from the shared cache, and when the upstream gave it.
-#[derive(Clone, Debug)]
-pub struct Stored<V> {
-    pub value: V,
-    pub fetched_at_ms: u64,
-}
-
-impl<V> Stored<V> {
-    /// `None` for a copy that claims to come from the future.
-    fn checked(value: V, fetched_at_ms: u64) -> Option<Self> {
-        (fetched_at_ms <= unix_ms().saturating_add(MAX_CLOCK_SKEW_MS)).then_some(Self {
-            value,
-            fetched_at_ms,
-        })
-    }
-
-    pub fn age(&self) -> Duration {
-        Duration::from_millis(unix_ms().saturating_sub(self.fetched_at_ms))
-    }
-
-    /// When it was fetched, on this process's clock: what the in-process cache ages copies by.
-    /// `None` if that is before the clock's origin (a copy older than the machine's uptime), in
-    /// which case the copy is served but not kept in-process.
-    pub fn fetched_at(&self) -> Option<Instant> {
-        Instant::now().checked_sub(self.age())
-    }
-}
-
 /// A thing the shared cache stores: a product by id, or the whole catalog.
 pub trait SharedKey {
-    type Value: Clone;
+    type Value: Kept + Clone + Send + Sync;
 
     /// Its name under the prefix, e.g. `product:7`; its lock is `lock:{name}`.
     fn name(&self) -> String;
@@ -65,33 +35,13 @@ pub trait SharedKey {
     /// The largest entry of this kind worth reading or writing.
     fn max_bytes(&self) -> usize;
 
-    /// What to write for a value fetched at `fetched_at_ms`: (name, JSON, how long Redis keeps it).
-    fn entries(
-        &self,
-        value: &Self::Value,
-        fetched_at_ms: u64,
-        freshness: Freshness,
-    ) -> Vec<(String, String, Duration)>;
+    /// What to write for a copy: (name, JSON, how long Redis keeps it).
+    fn entries(&self, copy: &Copy<Self::Value>, policy: &Policy)
+    -> Vec<(String, String, Duration)>;
 
-    /// `None` for anything that is not a well-formed copy of this key (an older format, or a
-    /// value written by something else): it is a miss, and the next fetch overwrites it.
-    fn decode(&self, json: &str) -> Option<Stored<Self::Value>>;
-
-    /// How long a copy is served as it is.
-    fn fresh_for(value: &Self::Value, freshness: Freshness) -> Duration;
-
-    /// Whether an expired copy may stand in for a failing upstream (a product may; "no such
-    /// product" may not, as in the in-process cache).
-    fn may_serve_stale(value: &Self::Value) -> bool;
-
-    fn is_fresh(stored: &Stored<Self::Value>, freshness: Freshness) -> bool {
-        stored.age() < Self::fresh_for(&stored.value, freshness)
-    }
-
-    fn is_usable_stale(stored: &Stored<Self::Value>, freshness: Freshness) -> bool {
-        Self::may_serve_stale(&stored.value)
-            && stored.age() < freshness.ttl.saturating_add(freshness.stale_for)
-    }
+    /// `None` for anything that is not a well-formed copy of this key (an older format, a value
+    /// written by something else, a copy from the future): a miss, overwritten by the next fetch.
+    fn decode(&self, json: &str) -> Option<Copy<Self::Value>>;
 }
 
 /// One product, or the catalog's word that there is none.
@@ -126,6 +76,14 @@ struct CatalogIn {
     fetched_at_ms: u64,
 }
 
+/// `None` for a copy that claims to come from the future.
+fn checked<V>(value: V, fetched_at_ms: u64) -> Option<Copy<V>> {
+    (fetched_at_ms <= unix_ms().saturating_add(MAX_CLOCK_SKEW_MS)).then_some(Copy {
+        value,
+        fetched_at_ms,
+    })
+}
+
 impl SharedKey for ProductKey {
     type Value = Option<Product>;
 
@@ -139,32 +97,20 @@ impl SharedKey for ProductKey {
 
     fn entries(
         &self,
-        value: &Option<Product>,
-        fetched_at_ms: u64,
-        freshness: Freshness,
+        copy: &Copy<Option<Product>>,
+        policy: &Policy,
     ) -> Vec<(String, String, Duration)> {
-        product_entry(self.0, value.as_ref(), fetched_at_ms, freshness)
+        product_entry(self.0, copy.value.as_ref(), copy.fetched_at_ms, policy)
             .into_iter()
             .collect()
     }
 
-    fn decode(&self, json: &str) -> Option<Stored<Option<Product>>> {
+    fn decode(&self, json: &str) -> Option<Copy<Option<Product>>> {
         let stored: ProductIn = serde_json::from_str(json).ok()?;
         if stored.product.as_ref().is_some_and(|p| p.id != self.0) {
             return None;
         }
-        Stored::checked(stored.product, stored.fetched_at_ms)
-    }
-
-    fn fresh_for(value: &Option<Product>, freshness: Freshness) -> Duration {
-        match value {
-            Some(_) => freshness.ttl,
-            None => NOT_FOUND_TTL.min(freshness.ttl),
-        }
-    }
-
-    fn may_serve_stale(value: &Option<Product>) -> bool {
-        value.is_some()
+        checked(stored.product, stored.fetched_at_ms)
     }
 }
 
@@ -181,40 +127,31 @@ impl SharedKey for CatalogKey {
 
     fn entries(
         &self,
-        value: &Arc<Vec<Product>>,
-        fetched_at_ms: u64,
-        freshness: Freshness,
+        copy: &Copy<Arc<Vec<Product>>>,
+        policy: &Policy,
     ) -> Vec<(String, String, Duration)> {
         let whole = serde_json::to_string(&CatalogOut {
-            products: value,
-            fetched_at_ms,
+            products: &copy.value,
+            fetched_at_ms: copy.fetched_at_ms,
         });
-        let each = value.iter().filter_map(|product| {
-            product_entry(product.id, Some(product), fetched_at_ms, freshness)
+        let each = copy.value.iter().filter_map(|product| {
+            product_entry(product.id, Some(product), copy.fetched_at_ms, policy)
         });
         whole
             .ok()
-            .map(|json| (self.name(), json, keep_for(freshness)))
+            .map(|json| (self.name(), json, policy.keep_for(&copy.value)))
             .into_iter()
             .chain(each)
             .collect()
     }
 
-    fn decode(&self, json: &str) -> Option<Stored<Arc<Vec<Product>>>> {
+    fn decode(&self, json: &str) -> Option<Copy<Arc<Vec<Product>>>> {
         let stored: CatalogIn = serde_json::from_str(json).ok()?;
         // An empty list is never cached (it would hide every product), so it is not a copy.
         if stored.products.is_empty() {
             return None;
         }
-        Stored::checked(Arc::new(stored.products), stored.fetched_at_ms)
-    }
-
-    fn fresh_for(_: &Arc<Vec<Product>>, freshness: Freshness) -> Duration {
-        freshness.ttl
-    }
-
-    fn may_serve_stale(_: &Arc<Vec<Product>>) -> bool {
-        true
+        checked(Arc::new(stored.products), stored.fetched_at_ms)
     }
 }
 
@@ -222,35 +159,22 @@ fn product_entry(
     id: i32,
     product: Option<&Product>,
     fetched_at_ms: u64,
-    freshness: Freshness,
+    policy: &Policy,
 ) -> Option<(String, String, Duration)> {
     let json = serde_json::to_string(&ProductOut {
         product,
         fetched_at_ms,
     })
     .ok()?;
-    let keep = match product {
-        Some(_) => keep_for(freshness),
-        None => NOT_FOUND_TTL.min(freshness.ttl),
-    };
+    let keep = policy.keep_for(&product.cloned());
     Some((ProductKey(id).name(), json, keep))
-}
-
-/// A product is of use until its stale window ends.
-fn keep_for(freshness: Freshness) -> Duration {
-    freshness.ttl.saturating_add(freshness.stale_for)
-}
-
-/// Now, as the fleet's common clock: wall time (instances' clocks are assumed roughly in step).
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::policy::{Age, NOT_FOUND_TTL};
+    use crate::telemetry::CatalogMetrics;
 
     fn product(id: i32) -> Product {
         Product {
@@ -264,15 +188,24 @@ mod tests {
         }
     }
 
-    const FRESHNESS: Freshness = Freshness {
-        ttl: Duration::from_secs(60),
-        stale_for: Duration::from_secs(600),
-    };
+    fn policy() -> Policy {
+        Policy::new(
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+            CatalogMetrics::default(),
+        )
+    }
+
+    fn copy<V>(value: V, fetched_at_ms: u64) -> Copy<V> {
+        Copy {
+            value,
+            fetched_at_ms,
+        }
+    }
 
     #[test]
     fn a_product_round_trips_and_ages_by_its_fetch_time() {
-        let fetched_at_ms = unix_ms() - 61_000;
-        let entries = ProductKey(3).entries(&Some(product(3)), fetched_at_ms, FRESHNESS);
+        let entries = ProductKey(3).entries(&copy(Some(product(3)), unix_ms() - 61_000), &policy());
         let [(name, json, keep)] = entries.as_slice() else {
             panic!("one entry: {entries:?}");
         };
@@ -280,16 +213,15 @@ mod tests {
         assert_eq!(*keep, Duration::from_secs(660));
         let stored = ProductKey(3).decode(json).expect("decodes");
         assert_eq!(stored.value, Some(product(3)));
-        assert!(!ProductKey::is_fresh(&stored, FRESHNESS), "61 s old");
-        assert!(ProductKey::is_usable_stale(&stored, FRESHNESS));
+        assert_eq!(policy().age(&stored), Age::Stale, "61 s old");
         assert!(ProductKey(4).decode(json).is_none(), "not product 4's copy");
     }
 
     #[test]
     fn a_copy_from_the_future_is_no_copy() {
-        let entries = ProductKey(3).entries(&Some(product(3)), unix_ms() + 3_600_000, FRESHNESS);
-        assert!(ProductKey(3).decode(&entries[0].1).is_none());
-        let skewed = ProductKey(3).entries(&Some(product(3)), unix_ms() + 1_000, FRESHNESS);
+        let far = ProductKey(3).entries(&copy(Some(product(3)), unix_ms() + 3_600_000), &policy());
+        assert!(ProductKey(3).decode(&far[0].1).is_none());
+        let skewed = ProductKey(3).entries(&copy(Some(product(3)), unix_ms() + 1_000), &policy());
         assert!(
             ProductKey(3).decode(&skewed[0].1).is_some(),
             "a little skew is fine"
@@ -298,18 +230,17 @@ mod tests {
 
     #[test]
     fn not_found_is_short_lived_and_never_stale() {
-        let entries = ProductKey(99).entries(&None, unix_ms(), FRESHNESS);
-        assert_eq!(entries[0].2, NOT_FOUND_TTL.min(FRESHNESS.ttl));
+        let entries = ProductKey(99).entries(&copy(None, unix_ms()), &policy());
+        assert_eq!(entries[0].2, NOT_FOUND_TTL.min(Duration::from_secs(60)));
         let stored = ProductKey(99).decode(&entries[0].1).expect("decodes");
         assert_eq!(stored.value, None);
-        assert!(ProductKey::is_fresh(&stored, FRESHNESS));
-        assert!(!ProductKey::is_usable_stale(&stored, FRESHNESS));
+        assert_eq!(policy().age(&stored), Age::Fresh);
     }
 
     #[test]
     fn the_catalog_is_stored_whole_and_product_by_product() {
         let all = Arc::new(vec![product(1), product(2)]);
-        let entries = CatalogKey.entries(&all, unix_ms(), FRESHNESS);
+        let entries = CatalogKey.entries(&copy(Arc::clone(&all), unix_ms()), &policy());
         let names: Vec<_> = entries.iter().map(|(name, ..)| name.as_str()).collect();
         assert_eq!(names, ["catalog", "product:1", "product:2"]);
         let stored = CatalogKey.decode(&entries[0].1).expect("decodes");
