@@ -1,3 +1,5 @@
+//! The binary: the allocator, and the command line (`cli`).
+
 use std::process::ExitCode;
 
 /// mimalloc rather than glibc's malloc: measured in BENCHMARKS.md, it cuts the server's CPU per

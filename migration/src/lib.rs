@@ -3,6 +3,10 @@
 
 pub use sea_orm_migration::prelude::*;
 
+/// The unique index on `clients.email`: PostgreSQL names it in a violation, and the
+/// repositories recognise "e-mail already taken" by it.
+pub const CLIENTS_EMAIL_INDEX: &str = "clients_email_key";
+
 mod m20260101_000001_create_tables;
 
 pub struct Migrator;

@@ -54,11 +54,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The constraint name is what the repository recognises as "e-mail already taken".
+        // The index name is what the repository recognises as "e-mail already taken".
         manager
             .create_index(
                 Index::create()
-                    .name("clients_email_key")
+                    .name(crate::CLIENTS_EMAIL_INDEX)
                     .table(Clients::Table)
                     .col(Clients::Email)
                     .unique()

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use super::AuthError;
 use super::tokens::LEEWAY_SECONDS;
+use crate::sync::{read, write};
 
 /// Past this age the keys are fetched again in the background (used meanwhile).
 const MAX_KEY_AGE: Duration = Duration::from_secs(15 * 60);
@@ -265,13 +266,4 @@ fn usable(jwk: &Jwk) -> Option<(String, VerifyingKey)> {
     }
     let key = DecodingKey::from_jwk(jwk).ok()?;
     Some((kid, VerifyingKey { algorithm, key }))
-}
-
-fn read(keys: &RwLock<KeySet>) -> std::sync::RwLockReadGuard<'_, KeySet> {
-    // The set is replaced whole, so a poisoned lock still guards a whole set.
-    keys.read().unwrap_or_else(|poison| poison.into_inner())
-}
-
-fn write(keys: &RwLock<KeySet>) -> std::sync::RwLockWriteGuard<'_, KeySet> {
-    keys.write().unwrap_or_else(|poison| poison.into_inner())
 }

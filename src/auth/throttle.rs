@@ -75,10 +75,7 @@ impl LoginThrottle {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Vec<Instant>>> {
-        // Each update leaves the map whole, so a poisoned lock is still usable.
-        self.attempts
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        crate::sync::lock(&self.attempts)
     }
 }
 

@@ -114,10 +114,7 @@ impl UsernameBackoff {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        // Each update leaves the map whole, so a poisoned lock is still usable.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        crate::sync::lock(&self.entries)
     }
 }
 

@@ -12,6 +12,7 @@
 
 mod entry;
 mod redis;
+mod scripts;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
@@ -82,32 +83,62 @@ impl ChangeFeed {
         self.sender.subscribe()
     }
 
-    /// Announces `change` as part of `txn`: call before committing it.
-    pub async fn announce(
-        &self,
-        txn: &DatabaseTransaction,
-        change: ClientChange,
-    ) -> Result<(), DbErr> {
-        let Some(channel) = &self.channel else {
-            return Ok(());
-        };
-        let payload =
-            serde_json::to_string(&change).map_err(|error| DbErr::Custom(error.to_string()))?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [channel.clone().into(), payload.into()],
-        ))
-        .await?;
+    /// A transaction whose changes are announced with it: only if and when it commits. The
+    /// only way to announce a change, so announcing cannot be half done.
+    pub async fn begin(&self, db: &DatabaseConnection) -> Result<ChangeTransaction<'_>, DbErr> {
+        Ok(ChangeTransaction {
+            txn: db.begin().await?,
+            feed: self,
+            announced: Vec::new(),
+        })
+    }
+}
+
+/// A database transaction that carries change announcements. Dropped without `commit`, it rolls
+/// back and announces nothing.
+pub struct ChangeTransaction<'a> {
+    txn: DatabaseTransaction,
+    feed: &'a ChangeFeed,
+    announced: Vec<ClientChange>,
+}
+
+impl ChangeTransaction<'_> {
+    /// Announces `change` as part of this transaction (on PostgreSQL, `NOTIFY` inside it).
+    pub async fn announce(&mut self, change: ClientChange) -> Result<(), DbErr> {
+        if let Some(channel) = &self.feed.channel {
+            let payload =
+                serde_json::to_string(&change).map_err(|error| DbErr::Custom(error.to_string()))?;
+            self.txn
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [channel.clone().into(), payload.into()],
+                ))
+                .await?;
+        }
+        self.announced.push(change);
         Ok(())
     }
 
-    /// Call once the transaction that announced `change` has committed.
-    pub fn committed(&self, change: ClientChange) {
-        if self.channel.is_none() {
-            // No subscriber is not an error.
-            let _ = self.sender.send(change);
+    /// Commits, then tells this process's subscribers (PostgreSQL tells them itself, through
+    /// `LISTEN`).
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await?;
+        if self.feed.channel.is_none() {
+            for change in self.announced {
+                // No subscriber is not an error.
+                let _ = self.feed.sender.send(change);
+            }
         }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for ChangeTransaction<'_> {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
     }
 }
 

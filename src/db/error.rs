@@ -25,13 +25,31 @@ impl From<DbErr> for RepoError {
         if is_unavailable(&error) {
             return Self::Unavailable(error);
         }
-        match error.sql_err() {
-            // Matched by the constraint's name, which both databases put in the message.
-            Some(SqlErr::UniqueConstraintViolation(message)) if message.contains("email") => {
-                Self::EmailTaken
-            }
-            _ => Self::Internal(error),
+        if is_email_taken(&error) {
+            Self::EmailTaken
+        } else {
+            Self::Internal(error)
         }
+    }
+}
+
+/// A unique violation of `clients.email`: PostgreSQL names the index (`clients_email_key`);
+/// SQLite names no index, only the table and column (`UNIQUE constraint failed: clients.email`).
+fn is_email_taken(error: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error))) =
+        error
+    else {
+        return false;
+    };
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    if !matches!(database.kind(), sqlx::error::ErrorKind::UniqueViolation) {
+        return false;
+    }
+    match database.constraint() {
+        Some(name) => name == migration::CLIENTS_EMAIL_INDEX,
+        None => database.message().ends_with(": clients.email"),
     }
 }
 

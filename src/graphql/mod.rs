@@ -1,10 +1,12 @@
 //! The GraphQL API: the schema, its types, and thin resolvers over the service layer's session;
 //! error codes, limits, persisted queries and metrics around them.
 
+mod answer_shape;
 mod document_guard;
 pub mod error;
 mod executor;
 mod mutation;
+mod null_propagation;
 pub mod pagination;
 pub mod persisted_queries;
 mod query;
@@ -80,7 +82,7 @@ fn with_contract(builder: Builder) -> Builder {
         .override_output_type_description::<uuid::Uuid>(
             "A UUID in its canonical hyphenated form (`0193a5f2-7c1e-7d3a-9f00-123456789abc`).",
         )
-        .extension(error::ErrorCodes)
+        .extension(answer_shape::AnswerShape)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)

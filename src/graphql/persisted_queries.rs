@@ -16,6 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::error::{code, set_code};
+use crate::sync::lock;
 
 /// The message Apollo Client's link looks for before it retries with the full document.
 pub const NOT_FOUND_MESSAGE: &str = "PersistedQueryNotFound";
@@ -69,11 +70,6 @@ impl PersistedQueries {
             store.bytes -= hash.len() + document.len();
         }
     }
-}
-
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    // Every update leaves `bytes` consistent before anything can panic.
-    store.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 /// A document sent with its hash, to keep once it has proved to be worth keeping.

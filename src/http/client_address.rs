@@ -1,3 +1,6 @@
+//! The address a request came from, for the login throttle: the socket peer, or the proxy's
+//! `X-Forwarded-For` entry when the operator trusts one.
+
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;

@@ -38,10 +38,7 @@ pub struct ConnectionSlot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
 impl ConnectionSlot {
     /// The permit, for whoever outlives the HTTP connection (`None` if already taken).
     pub fn take(&self) -> Option<OwnedSemaphorePermit> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .take()
+        crate::sync::lock(&self.0).take()
     }
 }
 

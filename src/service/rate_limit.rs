@@ -34,10 +34,7 @@ impl RequestLimiter {
         let now = Instant::now();
         let per_second = self.per_minute / 60.0;
         let cost = f64::from(cost);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut buckets = crate::sync::lock(&self.buckets);
         if buckets.len() > SWEEP_ABOVE {
             let capacity = self.per_minute;
             buckets.retain(|_, bucket| {

@@ -86,6 +86,50 @@ pub struct CatalogMetrics {
 }
 
 impl CatalogMetrics {
+    /// Registers the plain counters, each under its name and help text.
+    fn register_counters(&self, registry: &mut Registry) {
+        let counters = [
+            (
+                "catalog_cache_hits",
+                "Product look-ups answered by the cache",
+                &self.cache_hits,
+            ),
+            (
+                "catalog_cache_misses",
+                "Product look-ups the cache could not answer",
+                &self.cache_misses,
+            ),
+            (
+                "catalog_stale_serves",
+                "Times a failing catalog was covered by an expired copy",
+                &self.stale_serves,
+            ),
+            (
+                "catalog_shared_cache_hits",
+                "Fresh product copies found in the shared cache (Redis)",
+                &self.shared_cache_hits,
+            ),
+            (
+                "catalog_shared_cache_misses",
+                "Look-ups the shared cache (Redis) had no fresh copy for",
+                &self.shared_cache_misses,
+            ),
+            (
+                "catalog_shared_cache_errors",
+                "Shared cache (Redis) commands that failed or timed out",
+                &self.shared_cache_errors,
+            ),
+            (
+                "catalog_shared_lock_waits",
+                "Times an instance waited for another instance's catalog call",
+                &self.shared_lock_waits,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+    }
+
     pub fn upstream_call(&self, outcome: UpstreamOutcome) {
         self.upstream_calls
             .get_or_create(&UpstreamLabels { outcome })
@@ -162,41 +206,7 @@ impl Metrics {
             "Calls to the product catalog, by outcome",
             catalog.upstream_calls.clone(),
         );
-        registry.register(
-            "catalog_cache_hits",
-            "Product look-ups answered by the cache",
-            catalog.cache_hits.clone(),
-        );
-        registry.register(
-            "catalog_cache_misses",
-            "Product look-ups the cache could not answer",
-            catalog.cache_misses.clone(),
-        );
-        registry.register(
-            "catalog_stale_serves",
-            "Times a failing catalog was covered by an expired copy",
-            catalog.stale_serves.clone(),
-        );
-        registry.register(
-            "catalog_shared_cache_hits",
-            "Fresh product copies found in the shared cache (Redis)",
-            catalog.shared_cache_hits.clone(),
-        );
-        registry.register(
-            "catalog_shared_cache_misses",
-            "Look-ups the shared cache (Redis) had no fresh copy for",
-            catalog.shared_cache_misses.clone(),
-        );
-        registry.register(
-            "catalog_shared_cache_errors",
-            "Shared cache (Redis) commands that failed or timed out",
-            catalog.shared_cache_errors.clone(),
-        );
-        registry.register(
-            "catalog_shared_lock_waits",
-            "Times an instance waited for another instance's catalog call",
-            catalog.shared_lock_waits.clone(),
-        );
+        catalog.register_counters(&mut registry);
         registry.register(
             "catalog_breaker_open",
             "1 while the catalog's circuit breaker keeps calls away, else 0",
@@ -279,11 +289,7 @@ impl Metrics {
         if name.len() > MAX_OPERATION_NAME_LEN {
             return "other".to_owned();
         }
-        let mut names = self
-            .inner
-            .operation_names
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut names = crate::sync::lock(&self.inner.operation_names);
         if names.contains(name) {
             return name.to_owned();
         }

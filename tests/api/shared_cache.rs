@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -41,11 +42,30 @@ pub fn redis_missing() -> bool {
         std::net::TcpStream::connect_timeout(&redis_address(), Duration::from_millis(200)).is_ok();
     if !reachable {
         eprintln!(
-            "skipped: no Redis on {} (set TEST_REDIS_URL to require one)",
+            "skipped {}: no Redis on {} (set TEST_REDIS_URL to require one)",
+            std::thread::current().name().unwrap_or("a test"),
             redis_address()
         );
     }
     !reachable
+}
+
+/// Runs `test` on each backend with a corner of Redis of its own (its keys removed afterwards,
+/// pass or fail); without a Redis (and without `TEST_REDIS_URL`), says it is skipped instead.
+pub async fn with_fleet<F, Fut>(options: Options, test: F)
+where
+    F: Fn(TestApp, Arc<Fleet>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if redis_missing() {
+        return;
+    }
+    each_backend_with(options, |app| {
+        let fleet = Arc::new(Fleet::new());
+        let test = test(app, Arc::clone(&fleet));
+        async move { fleet.run(test).await }
+    })
+    .await;
 }
 
 /// Short lives, so that keys a crashed run could not remove go away soon by themselves.
@@ -156,264 +176,228 @@ fn title(id: usize) -> String {
 
 #[tokio::test]
 async fn cold_reads_spread_over_two_instances_call_the_upstream_once() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                // Through the repository: no cache, in-process or shared, has seen a product.
-                let id = app.create_client("Ana", "ana@example.com").await;
-                let client_id = Uuid::parse_str(&id).unwrap();
-                for product in [3, 8, 13, 18, 20] {
-                    favorites_api::db::repositories::favorites::add(
-                        &app.db,
-                        &ChangeFeed::local(),
-                        client_id,
-                        product,
-                        1_000,
-                    )
-                    .await
-                    .unwrap();
-                }
-                // A slow upstream, so the second instance surely finds the first one's call
-                // under way (and has to wait for it, not just read its result).
-                app.catalog
-                    .answer_path_with(
-                        "/products",
-                        ResponseTemplate::new(200)
-                            .set_body_raw(FIXTURE, "application/json")
-                            .set_delay(Duration::from_millis(300)),
-                    )
-                    .await;
-                let instances = [fleet.instance(&app).await, fleet.instance(&app).await];
-
-                let started = Instant::now();
-                let tasks: Vec<_> = (0..40)
-                    .map(|i| {
-                        let instance = instances[i % 2].clone();
-                        let id = id.clone();
-                        tokio::spawn(async move {
-                            let started = Instant::now();
-                            let data = instance.data(FAVORITE_TITLES, json!({ "id": id })).await;
-                            (i % 2, data, started.elapsed())
-                        })
-                    })
-                    .collect();
-                let mut slowest = [Duration::ZERO; 2];
-                for task in tasks {
-                    let (instance, data, elapsed) = task.await.unwrap();
-                    let nodes = data["client"]["favorites"]["nodes"].as_array().unwrap();
-                    assert_eq!(nodes.len(), 5, "{data}");
-                    assert!(
-                        nodes
-                            .iter()
-                            .all(|node| node["product"]["title"].is_string())
-                    );
-                    slowest[instance] = slowest[instance].max(elapsed);
-                }
-                let paths = app.catalog.request_paths().await;
-                let waits = counter(&instances[0], "catalog_shared_lock_waits_total").await
-                    + counter(&instances[1], "catalog_shared_lock_waits_total").await;
-                eprintln!(
-                    "{:?}: 40 cold reads over 2 instances: upstream calls {paths:?}, {waits} \
-                     wait(s) on the other instance, slowest read on each {slowest:?} \
-                     (the upstream takes 300 ms), all in {:?}",
-                    app.backend,
-                    started.elapsed()
-                );
-                assert_eq!(
-                    paths,
-                    ["/products"],
-                    "one upstream call for the whole fleet"
-                );
-                assert!(waits >= 1, "one instance waited for the other's call");
-                assert!(fleet.holds("catalog").await && fleet.holds("product:13").await);
-            })
+    with_fleet(options(), |app, fleet| async move {
+        // Through the repository: no cache, in-process or shared, has seen a product.
+        let id = app.create_client("Ana", "ana@example.com").await;
+        let client_id = Uuid::parse_str(&id).unwrap();
+        for product in [3, 8, 13, 18, 20] {
+            favorites_api::db::repositories::favorites::add(
+                &app.db,
+                &ChangeFeed::local(),
+                client_id,
+                product,
+                1_000,
+            )
+            .await
+            .unwrap();
+        }
+        // A slow upstream, so the second instance surely finds the first one's call
+        // under way (and has to wait for it, not just read its result).
+        app.catalog
+            .answer_path_with(
+                "/products",
+                ResponseTemplate::new(200)
+                    .set_body_raw(FIXTURE, "application/json")
+                    .set_delay(Duration::from_millis(300)),
+            )
             .await;
+        let instances = [fleet.instance(&app).await, fleet.instance(&app).await];
+
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let instance = instances[i % 2].clone();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    let data = instance.data(FAVORITE_TITLES, json!({ "id": id })).await;
+                    (i % 2, data, started.elapsed())
+                })
+            })
+            .collect();
+        let mut slowest = [Duration::ZERO; 2];
+        for task in tasks {
+            let (instance, data, elapsed) = task.await.unwrap();
+            let nodes = data["client"]["favorites"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), 5, "{data}");
+            assert!(
+                nodes
+                    .iter()
+                    .all(|node| node["product"]["title"].is_string())
+            );
+            slowest[instance] = slowest[instance].max(elapsed);
+        }
+        let paths = app.catalog.request_paths().await;
+        let waits = counter(&instances[0], "catalog_shared_lock_waits_total").await
+            + counter(&instances[1], "catalog_shared_lock_waits_total").await;
+        eprintln!(
+            "{:?}: 40 cold reads over 2 instances: upstream calls {paths:?}, {waits} \
+             wait(s) on the other instance, slowest read on each {slowest:?} \
+             (the upstream takes 300 ms), all in {:?}",
+            app.backend,
+            started.elapsed()
+        );
+        assert_eq!(
+            paths,
+            ["/products"],
+            "one upstream call for the whole fleet"
+        );
+        assert!(waits >= 1, "one instance waited for the other's call");
+        assert!(fleet.holds("catalog").await && fleet.holds("product:13").await);
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_product_fetched_through_one_instance_is_served_by_another_from_redis() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                let a = fleet.instance(&app).await;
-                let b = fleet.instance(&app).await;
-                let data = a.data(PRODUCT, json!({ "id": 6 })).await;
-                assert_eq!(data["product"]["title"], title(6));
-                assert_eq!(app.catalog.requests_to("/products/6").await, 1);
-                assert!(fleet.holds("product:6").await);
+    with_fleet(options(), |app, fleet| async move {
+        let a = fleet.instance(&app).await;
+        let b = fleet.instance(&app).await;
+        let data = a.data(PRODUCT, json!({ "id": 6 })).await;
+        assert_eq!(data["product"]["title"], title(6));
+        assert_eq!(app.catalog.requests_to("/products/6").await, 1);
+        assert!(fleet.holds("product:6").await);
 
-                let started = Instant::now();
-                let data = b.data(PRODUCT, json!({ "id": 6 })).await;
-                eprintln!(
-                    "{:?}: B read A's copy from Redis in {:?}",
-                    app.backend,
-                    started.elapsed()
-                );
-                assert_eq!(data["product"]["title"], title(6));
-                assert_eq!(
-                    app.catalog.requests().await,
-                    1,
-                    "B asked Redis, not the upstream"
-                );
-                assert_eq!(counter(&b, "catalog_shared_cache_hits_total").await, 1);
+        let started = Instant::now();
+        let data = b.data(PRODUCT, json!({ "id": 6 })).await;
+        eprintln!(
+            "{:?}: B read A's copy from Redis in {:?}",
+            app.backend,
+            started.elapsed()
+        );
+        assert_eq!(data["product"]["title"], title(6));
+        assert_eq!(
+            app.catalog.requests().await,
+            1,
+            "B asked Redis, not the upstream"
+        );
+        assert_eq!(counter(&b, "catalog_shared_cache_hits_total").await, 1);
 
-                // "No such product" is shared too (for its shorter life).
-                for instance in [&a, &b] {
-                    let data = instance.data(PRODUCT, json!({ "id": 21 })).await;
-                    assert!(data["product"].is_null(), "{data}");
-                }
-                assert_eq!(app.catalog.requests_to("/products/21").await, 1);
-            })
-            .await;
+        // "No such product" is shared too (for its shorter life).
+        for instance in [&a, &b] {
+            let data = instance.data(PRODUCT, json!({ "id": 21 })).await;
+            assert!(data["product"].is_null(), "{data}");
+        }
+        assert_eq!(app.catalog.requests_to("/products/21").await, 1);
     })
     .await;
 }
 
 #[tokio::test]
 async fn requests_keep_succeeding_while_redis_is_down_and_redis_is_used_again_after() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                let proxy = TcpProxy::start(redis_address()).await;
-                let a = fleet
-                    .instance_via(&app, &format!("redis://{}", proxy.address))
-                    .await;
-                let b = fleet.instance(&app).await; // straight to Redis: it never sees an outage
-                a.data(PRODUCT, json!({ "id": 1 })).await;
-                assert!(
-                    fleet.holds("product:1").await,
-                    "A uses Redis through the proxy"
-                );
-
-                proxy.go_down();
-                let started = Instant::now();
-                for id in [1, 2, 3, 1, 2, 3] {
-                    // `data` fails on any error in the answer.
-                    let data = a.data(PRODUCT, json!({ "id": id })).await;
-                    assert_eq!(data["product"]["title"], title(id), "{data}");
-                }
-                let elapsed = started.elapsed();
-                eprintln!(
-                    "{:?}: 6 reads with Redis down took {elapsed:?}",
-                    app.backend
-                );
-                assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
-                assert_eq!(
-                    app.catalog.requests().await,
-                    3,
-                    "1 from A's in-process cache; 2 and 3 from the upstream, once each"
-                );
-                assert!(!fleet.holds("product:2").await);
-
-                // A host that vanishes answers nothing: still bounded by the command timeout.
-                proxy.vanish();
-                tokio::time::sleep(Duration::from_millis(1_100)).await; // past the back-off
-                let started = Instant::now();
-                let data = a.data(PRODUCT, json!({ "id": 4 })).await;
-                let elapsed = started.elapsed();
-                eprintln!(
-                    "{:?}: a read with Redis unreachable took {elapsed:?}",
-                    app.backend
-                );
-                assert_eq!(data["product"]["title"], title(4));
-                assert!(elapsed < Duration::from_millis(1_500), "{elapsed:?}");
-                assert!(counter(&a, "catalog_shared_cache_errors_total").await >= 1);
-
-                // Back: A reconnects by itself, and what it fetches reaches B through Redis.
-                proxy.come_back();
-                let started = Instant::now();
-                let mut shared = None;
-                for id in 5..=20 {
-                    a.data(PRODUCT, json!({ "id": id })).await;
-                    if fleet.holds(&format!("product:{id}")).await {
-                        shared = Some(id);
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                let id = shared.expect("A went back to Redis by itself");
-                eprintln!(
-                    "{:?}: A used Redis again {:?} after it came back",
-                    app.backend,
-                    started.elapsed()
-                );
-                let calls = app.catalog.requests().await;
-                let data = b.data(PRODUCT, json!({ "id": id })).await;
-                assert_eq!(data["product"]["title"], title(id));
-                assert_eq!(
-                    app.catalog.requests().await,
-                    calls,
-                    "B found A's copy in Redis"
-                );
-            })
+    with_fleet(options(), |app, fleet| async move {
+        let proxy = TcpProxy::start(redis_address()).await;
+        let a = fleet
+            .instance_via(&app, &format!("redis://{}", proxy.address))
             .await;
+        let b = fleet.instance(&app).await; // straight to Redis: it never sees an outage
+        a.data(PRODUCT, json!({ "id": 1 })).await;
+        assert!(
+            fleet.holds("product:1").await,
+            "A uses Redis through the proxy"
+        );
+
+        proxy.go_down();
+        let started = Instant::now();
+        for id in [1, 2, 3, 1, 2, 3] {
+            // `data` fails on any error in the answer.
+            let data = a.data(PRODUCT, json!({ "id": id })).await;
+            assert_eq!(data["product"]["title"], title(id), "{data}");
+        }
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{:?}: 6 reads with Redis down took {elapsed:?}",
+            app.backend
+        );
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+        assert_eq!(
+            app.catalog.requests().await,
+            3,
+            "1 from A's in-process cache; 2 and 3 from the upstream, once each"
+        );
+        assert!(!fleet.holds("product:2").await);
+
+        // A host that vanishes answers nothing: still bounded by the command timeout.
+        proxy.vanish();
+        tokio::time::sleep(Duration::from_millis(1_100)).await; // past the back-off
+        let started = Instant::now();
+        let data = a.data(PRODUCT, json!({ "id": 4 })).await;
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{:?}: a read with Redis unreachable took {elapsed:?}",
+            app.backend
+        );
+        assert_eq!(data["product"]["title"], title(4));
+        assert!(elapsed < Duration::from_millis(1_500), "{elapsed:?}");
+        assert!(counter(&a, "catalog_shared_cache_errors_total").await >= 1);
+
+        // Back: A reconnects by itself, and what it fetches reaches B through Redis.
+        proxy.come_back();
+        let started = Instant::now();
+        let mut shared = None;
+        for id in 5..=20 {
+            a.data(PRODUCT, json!({ "id": id })).await;
+            if fleet.holds(&format!("product:{id}")).await {
+                shared = Some(id);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let id = shared.expect("A went back to Redis by itself");
+        eprintln!(
+            "{:?}: A used Redis again {:?} after it came back",
+            app.backend,
+            started.elapsed()
+        );
+        let calls = app.catalog.requests().await;
+        let data = b.data(PRODUCT, json!({ "id": id })).await;
+        assert_eq!(data["product"]["title"], title(id));
+        assert_eq!(
+            app.catalog.requests().await,
+            calls,
+            "B found A's copy in Redis"
+        );
     })
     .await;
 }
 
 #[tokio::test]
 async fn an_instance_leaves_a_connection_that_hangs_and_uses_redis_again() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                let proxy = TcpProxy::start(redis_address()).await;
-                let a = fleet
-                    .instance_via(&app, &format!("redis://{}", proxy.address))
-                    .await;
-                a.data(PRODUCT, json!({ "id": 1 })).await;
-                assert!(fleet.holds("product:1").await);
-
-                // Its connection stops answering but stays open: no error, only timeouts,
-                // which do not make redis-rs's ConnectionManager reconnect by itself.
-                proxy.freeze();
-                let started = Instant::now();
-                let mut shared = None;
-                for id in 2..=12 {
-                    let data = a.data(PRODUCT, json!({ "id": id })).await;
-                    assert_eq!(data["product"]["title"], title(id), "{data}");
-                    if fleet.holds(&format!("product:{id}")).await {
-                        shared = Some(id);
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                let id = shared.expect("A went back to Redis on a new connection");
-                eprintln!(
-                    "{:?}: A used Redis again {:?} after its connection hung (product {id})",
-                    app.backend,
-                    started.elapsed()
-                );
-            })
+    with_fleet(options(), |app, fleet| async move {
+        let proxy = TcpProxy::start(redis_address()).await;
+        let a = fleet
+            .instance_via(&app, &format!("redis://{}", proxy.address))
             .await;
+        a.data(PRODUCT, json!({ "id": 1 })).await;
+        assert!(fleet.holds("product:1").await);
+
+        // Its connection stops answering but stays open: no error, only timeouts,
+        // which do not make redis-rs's ConnectionManager reconnect by itself.
+        proxy.freeze();
+        let started = Instant::now();
+        let mut shared = None;
+        for id in 2..=12 {
+            let data = a.data(PRODUCT, json!({ "id": id })).await;
+            assert_eq!(data["product"]["title"], title(id), "{data}");
+            if fleet.holds(&format!("product:{id}")).await {
+                shared = Some(id);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let id = shared.expect("A went back to Redis on a new connection");
+        eprintln!(
+            "{:?}: A used Redis again {:?} after its connection hung (product {id})",
+            app.backend,
+            started.elapsed()
+        );
     })
     .await;
 }
 
 #[tokio::test]
 async fn the_service_starts_and_answers_with_redis_unreachable() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
+    with_fleet(options(), |app, fleet| async move {
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -451,65 +435,53 @@ async fn the_service_starts_and_answers_with_redis_unreachable() {
 
 #[tokio::test]
 async fn a_stale_copy_in_redis_covers_a_failing_upstream_on_an_instance_that_never_saw_it() {
-    if redis_missing() {
-        return;
-    }
     let options = options().with("PRODUCT_CACHE_TTL_SECONDS", 1);
-    each_backend_with(options, |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                let a = fleet.instance(&app).await;
-                a.data(PRODUCT, json!({ "id": 5 })).await;
-                tokio::time::sleep(Duration::from_millis(1_100)).await; // past the TTL
-                app.catalog.go_down().await;
+    with_fleet(options, |app, fleet| async move {
+        let a = fleet.instance(&app).await;
+        a.data(PRODUCT, json!({ "id": 5 })).await;
+        tokio::time::sleep(Duration::from_millis(1_100)).await; // past the TTL
+        app.catalog.go_down().await;
 
-                let b = fleet.instance(&app).await;
-                let data = b.data(PRODUCT, json!({ "id": 5 })).await;
-                assert_eq!(data["product"]["title"], title(5), "stale, but served");
-                assert!(
-                    app.catalog.requests().await >= 1,
-                    "B did try the upstream first"
-                );
-                assert_eq!(counter(&b, "catalog_stale_serves_total").await, 1);
-            })
-            .await;
+        let b = fleet.instance(&app).await;
+        let data = b.data(PRODUCT, json!({ "id": 5 })).await;
+        assert_eq!(data["product"]["title"], title(5), "stale, but served");
+        assert!(
+            app.catalog.requests().await >= 1,
+            "B did try the upstream first"
+        );
+        assert_eq!(counter(&b, "catalog_stale_serves_total").await, 1);
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_failed_call_is_shared_with_the_instances_that_waited_for_it() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                app.catalog
-                    .answer_everything_with(
-                        ResponseTemplate::new(503).set_delay(Duration::from_millis(100)),
-                    )
-                    .await;
-                let instances = [fleet.instance(&app).await, fleet.instance(&app).await];
-                let tasks: Vec<_> = (0..10)
-                    .map(|i| {
-                        let instance = instances[i % 2].clone();
-                        tokio::spawn(async move {
-                            instance.graphql(PRODUCT, json!({ "id": 9 })).await
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    let body = task.await.unwrap();
-                    assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body}");
-                }
-                let calls = app.catalog.requests().await;
-                eprintln!("{:?}: 10 reads of a failing product over 2 instances: {calls} upstream call(s)", app.backend);
-                assert_eq!(calls, 2, "one instance's call and its one retry; the other waited");
-            })
+    with_fleet(options(), |app, fleet| async move {
+        app.catalog
+            .answer_everything_with(
+                ResponseTemplate::new(503).set_delay(Duration::from_millis(100)),
+            )
             .await;
+        let instances = [fleet.instance(&app).await, fleet.instance(&app).await];
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let instance = instances[i % 2].clone();
+                tokio::spawn(async move { instance.graphql(PRODUCT, json!({ "id": 9 })).await })
+            })
+            .collect();
+        for task in tasks {
+            let body = task.await.unwrap();
+            assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body}");
+        }
+        let calls = app.catalog.requests().await;
+        eprintln!(
+            "{:?}: 10 reads of a failing product over 2 instances: {calls} upstream call(s)",
+            app.backend
+        );
+        assert_eq!(
+            calls, 2,
+            "one instance's call and its one retry; the other waited"
+        );
     })
     .await;
 }
@@ -520,57 +492,50 @@ async fn a_failed_call_is_shared_with_the_instances_that_waited_for_it() {
 /// (one process's database) this test has nothing to check.
 #[tokio::test]
 async fn a_fleet_shares_live_favorites_and_keeps_answering_when_redis_goes_down() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
+    with_fleet(options(), |app, fleet| async move {
         if app.backend == Backend::Sqlite {
+            eprintln!("skipped on SQLite: the fleet shares changes through PostgreSQL");
             return;
         }
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                let proxy = TcpProxy::start(redis_address()).await;
-                let redis_via_proxy = format!("redis://{}", proxy.address);
-                let a = fleet.instance_via(&app, &redis_via_proxy).await;
-                let b = fleet.instance_via(&app, &redis_via_proxy).await;
-                let client = b.create_client("Ana", "ana@example.com").await;
-                let mut socket = subscriptions::subscribe(&a.address, &a.token, &client).await;
+        let proxy = TcpProxy::start(redis_address()).await;
+        let redis_via_proxy = format!("redis://{}", proxy.address);
+        let a = fleet.instance_via(&app, &redis_via_proxy).await;
+        let b = fleet.instance_via(&app, &redis_via_proxy).await;
+        let client = b.create_client("Ana", "ana@example.com").await;
+        let mut socket = subscriptions::subscribe(&a.address, &a.token, &client).await;
 
-                for (product, redis_up) in [(1, true), (2, false), (3, false)] {
-                    if !redis_up {
-                        proxy.go_down();
-                    }
-                    let started = Instant::now();
-                    // `add_favorite` fails on any error in the answer.
-                    b.add_favorite(&client, product).await;
-                    let next = subscriptions::receive(&mut socket)
-                        .await
-                        .expect("a change within a second");
-                    let elapsed = started.elapsed();
-                    eprintln!(
-                        "{:?}: product {product} added through B (Redis {}) reached A's subscriber in {elapsed:?}",
-                        app.backend,
-                        if redis_up { "up" } else { "down" }
-                    );
-                    let nodes = &next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"];
-                    let last = &nodes[nodes.as_array().unwrap().len() - 1];
-                    assert_eq!(last["productId"], product, "{next}");
-                    assert_eq!(last["product"]["title"], title(product as usize), "{next}");
-                    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
-                    // Reads through either instance keep working.
-                    for instance in [&a, &b] {
-                        let data = instance
-                            .data(FAVORITE_TITLES, json!({ "id": client }))
-                            .await;
-                        assert_eq!(
-                            data["client"]["favorites"]["nodes"].as_array().unwrap().len(),
-                            product as usize
-                        );
-                    }
-                }
-            })
-            .await;
+        for (product, redis_up) in [(1, true), (2, false), (3, false)] {
+            if !redis_up {
+                proxy.go_down();
+            }
+            let started = Instant::now();
+            // `add_favorite` fails on any error in the answer.
+            b.add_favorite(&client, product).await;
+            let next = subscriptions::receive(&mut socket)
+                .await
+                .expect("a change within a second");
+            let elapsed = started.elapsed();
+            eprintln!(
+                "{:?}: product {product} added through B (Redis {}) reached A's subscriber in {elapsed:?}",
+                app.backend,
+                if redis_up { "up" } else { "down" }
+            );
+            let nodes = &next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"];
+            let last = &nodes[nodes.as_array().unwrap().len() - 1];
+            assert_eq!(last["productId"], product, "{next}");
+            assert_eq!(last["product"]["title"], title(product as usize), "{next}");
+            assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+            // Reads through either instance keep working.
+            for instance in [&a, &b] {
+                let data = instance
+                    .data(FAVORITE_TITLES, json!({ "id": client }))
+                    .await;
+                assert_eq!(
+                    data["client"]["favorites"]["nodes"].as_array().unwrap().len(),
+                    product as usize
+                );
+            }
+        }
     })
     .await;
 }

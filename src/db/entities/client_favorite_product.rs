@@ -1,3 +1,5 @@
+//! The `client_favorite_products` table: one row per product in a client's list.
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -1,3 +1,5 @@
+//! The `products_ref` table: the product ids that are in at least one list.
+
 use sea_orm::entity::prelude::*;
 
 /// The id of a catalog product that is in at least one client's list.

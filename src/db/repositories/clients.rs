@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -109,26 +109,24 @@ pub async fn delete(
     changes: &ChangeFeed,
     id: Uuid,
 ) -> Result<(), RepoError> {
-    let change = ClientChange {
-        client_id: id,
-        kind: ChangeKind::Deleted,
-    };
     with_retry(move || async move {
-        let txn = db.begin().await?;
+        let mut txn = changes.begin(db).await?;
         // Locking the client first keeps concurrent `addFavorite`s for it waiting, so the list
         // of products read below is the final one.
-        lock(&txn, id, LockType::Update).await?;
-        let product_ids = favorites::product_ids_of(&txn, id).await?;
-        favorites::lock_product_refs(&txn, &product_ids).await?;
-        client::Entity::delete_by_id(id).exec(&txn).await?;
-        favorites::delete_unreferenced_product_refs(&txn, &product_ids).await?;
-        changes.announce(&txn, change).await?;
+        lock(&*txn, id, LockType::Update).await?;
+        let product_ids = favorites::product_ids_of(&*txn, id).await?;
+        favorites::lock_product_refs(&*txn, &product_ids).await?;
+        client::Entity::delete_by_id(id).exec(&*txn).await?;
+        favorites::delete_unreferenced_product_refs(&*txn, &product_ids).await?;
+        txn.announce(ClientChange {
+            client_id: id,
+            kind: ChangeKind::Deleted,
+        })
+        .await?;
         txn.commit().await?;
         Ok(())
     })
-    .await?;
-    changes.committed(change);
-    Ok(())
+    .await
 }
 
 /// Takes a row lock on the client (PostgreSQL; SQLite has one writer and ignores it), or

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -40,19 +40,14 @@ pub async fn add(
     product_id: i32,
     limit: u32,
 ) -> Result<(), RepoError> {
-    let change = ClientChange {
-        client_id,
-        kind: ChangeKind::Favorites,
-    };
-    let added = with_retry(move || async move {
-        let txn = db.begin().await?;
+    with_retry(move || async move {
+        let mut txn = changes.begin(db).await?;
         // Not KEY SHARE as elsewhere: two adds to one list wait for each other, so that both
         // cannot see room for one more.
-        clients::lock(&txn, client_id, LockType::NoKeyUpdate).await?;
-        if list_length(&txn, client_id).await? >= u64::from(limit)
-            && !holds(&txn, client_id, product_id).await?
+        clients::lock(&*txn, client_id, LockType::NoKeyUpdate).await?;
+        if list_length(&*txn, client_id).await? >= u64::from(limit)
+            && !holds(&*txn, client_id, product_id).await?
         {
-            txn.rollback().await?;
             return Err(RepoError::ListFull { limit });
         }
         // `DO UPDATE` rather than `DO NOTHING`: it locks the row even when it already exists,
@@ -65,7 +60,7 @@ pub async fn add(
                 .update_column(product_ref::Column::Id)
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(&*txn)
         .await?;
         let inserted = favorite::Entity::insert(favorite::ActiveModel {
             client_id: Set(client_id),
@@ -77,20 +72,15 @@ pub async fn add(
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(&*txn)
         .await?;
-        let added = inserted > 0;
-        if added {
-            changes.announce(&txn, change).await?;
+        if inserted > 0 {
+            txn.announce(changed(client_id)).await?;
         }
         txn.commit().await?;
-        Ok(added)
+        Ok(())
     })
-    .await?;
-    if added {
-        changes.committed(change);
-    }
-    Ok(())
+    .await
 }
 
 /// Removes a product from a client's list, and from `products_ref` when no list holds it any
@@ -101,38 +91,36 @@ pub async fn remove(
     client_id: Uuid,
     product_id: i32,
 ) -> Result<(), RepoError> {
-    let change = ClientChange {
-        client_id,
-        kind: ChangeKind::Favorites,
-    };
-    let removed = with_retry(move || async move {
-        let txn = db.begin().await?;
-        clients::lock(&txn, client_id, LockType::KeyShare).await?;
-        let locked = lock_product_refs(&txn, &[product_id]).await?;
+    with_retry(move || async move {
+        let mut txn = changes.begin(db).await?;
+        clients::lock(&*txn, client_id, LockType::KeyShare).await?;
+        let locked = lock_product_refs(&*txn, &[product_id]).await?;
         if locked.is_empty() {
             // No list holds the product, so this one does not either.
             txn.commit().await?;
-            return Ok(false);
+            return Ok(());
         }
         let deleted = favorite::Entity::delete_many()
             .filter(favorite::Column::ClientId.eq(client_id))
             .filter(favorite::Column::ProductId.eq(product_id))
-            .exec(&txn)
+            .exec(&*txn)
             .await?
             .rows_affected;
-        delete_unreferenced_product_refs(&txn, &[product_id]).await?;
-        let removed = deleted > 0;
-        if removed {
-            changes.announce(&txn, change).await?;
+        delete_unreferenced_product_refs(&*txn, &[product_id]).await?;
+        if deleted > 0 {
+            txn.announce(changed(client_id)).await?;
         }
         txn.commit().await?;
-        Ok(removed)
+        Ok(())
     })
-    .await?;
-    if removed {
-        changes.committed(change);
+    .await
+}
+
+fn changed(client_id: Uuid) -> ClientChange {
+    ClientChange {
+        client_id,
+        kind: ChangeKind::Favorites,
     }
-    Ok(())
 }
 
 /// The favorites of each given client, ordered by `added_at` then product id. One statement

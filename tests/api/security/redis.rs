@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::fake_catalog::fixture_products;
-use crate::helpers::each_backend_with;
-use crate::shared_cache::{Fleet, options, redis_missing};
+use crate::shared_cache::{Fleet, options, with_fleet};
 
 const PRODUCT: &str = "query($id: Int!) { product(id: $id) { id title } }";
 
@@ -36,69 +35,53 @@ fn poisoned(id: usize, fetched_at_ms: u64, description: &str) -> String {
 
 #[tokio::test]
 async fn a_copy_from_the_future_or_over_its_size_is_ignored() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                set(
-                    &fleet,
-                    "product:3",
-                    &poisoned(3, now_ms() + 86_400_000, "from tomorrow"),
-                )
-                .await;
-                set(
-                    &fleet,
-                    "product:4",
-                    &poisoned(4, now_ms(), &"x".repeat(1024 * 1024)),
-                )
-                .await;
-                let instance = fleet.instance(&app).await;
-                for id in [3, 4] {
-                    let data = instance.data(PRODUCT, json!({ "id": id })).await;
-                    assert_eq!(
-                        data["product"]["title"],
-                        fixture_products()[id - 1]["title"],
-                        "product {id}"
-                    );
-                }
-                assert_eq!(app.catalog.requests_to("/products/3").await, 1);
-                assert_eq!(app.catalog.requests_to("/products/4").await, 1);
-            })
-            .await;
+    with_fleet(options(), |app, fleet| async move {
+        set(
+            &fleet,
+            "product:3",
+            &poisoned(3, now_ms() + 86_400_000, "from tomorrow"),
+        )
+        .await;
+        set(
+            &fleet,
+            "product:4",
+            &poisoned(4, now_ms(), &"x".repeat(1024 * 1024)),
+        )
+        .await;
+        let instance = fleet.instance(&app).await;
+        for id in [3, 4] {
+            let data = instance.data(PRODUCT, json!({ "id": id })).await;
+            assert_eq!(
+                data["product"]["title"],
+                fixture_products()[id - 1]["title"],
+                "product {id}"
+            );
+        }
+        assert_eq!(app.catalog.requests_to("/products/3").await, 1);
+        assert_eq!(app.catalog.requests_to("/products/4").await, 1);
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_lock_without_an_expiry_holds_nobody_up_and_goes() {
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options(), |app| async move {
-        let fleet = Fleet::new();
-        fleet
-            .run(async {
-                set(&fleet, "lock:product:5", "left-by-something-else").await;
-                let instance = fleet.instance(&app).await;
-                let started = Instant::now();
-                let data = instance.data(PRODUCT, json!({ "id": 5 })).await;
-                assert_eq!(data["product"]["title"], fixture_products()[4]["title"]);
-                assert!(
-                    started.elapsed() < Duration::from_secs(1),
-                    "waited {:?}",
-                    started.elapsed()
-                );
-                let ttl: i64 = redis::cmd("PTTL")
-                    .arg(format!("{}:lock:product:5", fleet.prefix))
-                    .query_async(&mut fleet.connection().await)
-                    .await
-                    .expect("PTTL");
-                assert_ne!(ttl, -1, "the lock still has no expiry");
-            })
-            .await;
+    with_fleet(options(), |app, fleet| async move {
+        set(&fleet, "lock:product:5", "left-by-something-else").await;
+        let instance = fleet.instance(&app).await;
+        let started = Instant::now();
+        let data = instance.data(PRODUCT, json!({ "id": 5 })).await;
+        assert_eq!(data["product"]["title"], fixture_products()[4]["title"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "waited {:?}",
+            started.elapsed()
+        );
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("{}:lock:product:5", fleet.prefix))
+            .query_async(&mut fleet.connection().await)
+            .await
+            .expect("PTTL");
+        assert_ne!(ttl, -1, "the lock still has no expiry");
     })
     .await;
 }
