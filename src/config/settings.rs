@@ -81,6 +81,14 @@ declare_settings! {
     HTTP_HEADER_TIMEOUT_MS => http_header_timeout: Duration = Value("10000"), millis(100..=300_000);
     /// open connections (WebSockets included) at most; beyond it new ones wait in the kernel's accept queue. Lowered at start to what the open-file limit allows
     MAX_CONNECTIONS => max_connections: usize = Value("4096"), number(1..=1_000_000);
+    /// API requests doing work at once; beyond, they wait briefly in a queue, then get `503` (`OVERLOADED`). `0`: eight per core
+    MAX_CONCURRENT_REQUESTS => max_concurrent_requests: usize = Value("0"), number(0..=100_000);
+    /// API requests that may wait for a turn (at most 250 ms) when all are taken; beyond, `503` at once
+    MAX_QUEUED_REQUESTS => max_queued_requests: usize = Value("128"), number(0..=100_000);
+    /// open GraphQL WebSockets at most; beyond, a new one is closed with 1013 ("try again later")
+    MAX_WEBSOCKET_CONNECTIONS => max_websocket_connections: usize = Value("1000"), number(1..=1_000_000);
+    /// subscriptions one WebSocket may hold at once; beyond, a new one gets an `error` (`OVERLOADED`) and the others go on
+    MAX_SUBSCRIPTIONS_PER_CONNECTION => max_subscriptions_per_connection: usize = Value("20"), number(1..=10_000);
     /// largest WebSocket message or frame; a bigger one closes the socket with 1009
     WEBSOCKET_MAX_MESSAGE_BYTES => websocket_max_message_bytes: usize = Value("65536"), number(1_024..=16 * MIB);
     /// WebSockets that have not yet authenticated (sent `connection_init`) at most; beyond it the upgrade is refused with 503

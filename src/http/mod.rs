@@ -1,6 +1,7 @@
 //! Everything about transport: the router, its middleware, the GraphQL and REST handlers, and
 //! how the server starts and stops.
 
+mod admission;
 mod auth;
 mod client_address;
 mod connection_init;
@@ -13,6 +14,7 @@ mod metrics;
 mod middleware;
 mod serve;
 mod server;
+mod subscription_limit;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -43,6 +45,7 @@ pub struct AppState {
     pub cors_allowed_origins: CorsOrigins,
     pub metrics: Metrics,
     pub websockets: WebSocketLimits,
+    pub admission: admission::Admission,
 }
 
 /// What keeps WebSockets that have not authenticated yet from costing much.
@@ -50,7 +53,10 @@ pub struct AppState {
 pub struct WebSocketLimits {
     /// One permit per socket still waiting for its `connection_init`.
     pub unauthenticated: Arc<tokio::sync::Semaphore>,
+    /// One permit per open GraphQL WebSocket.
+    pub open: Arc<tokio::sync::Semaphore>,
     pub max_message_bytes: usize,
+    pub max_subscriptions_per_connection: usize,
 }
 
 impl FromRef<AppState> for GraphiqlPage {
@@ -71,8 +77,8 @@ pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     let cors = cors::layer(&state.cors_allowed_origins);
     // Layers run outside in: the last added runs first. So a request meets the content-type
-    // check, then the body limit (which reads the body, under its own timeout), and only then
-    // the deadline for the work itself.
+    // check, then the body limit (which reads the body, under its own timeout), then admission
+    // (a turn to do work, or 503 at once), and only then the deadline for the work itself.
     let api = Router::new()
         .route(
             "/graphql",
@@ -82,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
             middleware::deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.admission.clone(),
+            admission::admit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             middleware::BodyLimits {

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::admission::{Admission, default_concurrency};
 use super::graphiql::MissingAssets;
 use super::serve::{ConnectionLimits, fit_to_file_limit, serve};
 use super::{AppState, GraphiqlPage, HttpLimits, WebSocketLimits, router};
@@ -188,7 +189,16 @@ impl Application {
                     unauthenticated: Arc::new(Semaphore::new(
                         settings.websocket_max_unauthenticated,
                     )),
+                    open: Arc::new(Semaphore::new(settings.max_websocket_connections)),
                     max_message_bytes: settings.websocket_max_message_bytes,
+                    max_subscriptions_per_connection: settings.max_subscriptions_per_connection,
+                },
+                admission: {
+                    let running = match settings.max_concurrent_requests {
+                        0 => default_concurrency(),
+                        n => n,
+                    };
+                    Admission::new(running, settings.max_queued_requests)
                 },
             },
             connections: ConnectionLimits {

@@ -27,6 +27,7 @@ use super::client_address::client_address;
 use super::connection_init::{Refusal, connection_init, is_too_big};
 use super::error::overloaded;
 use super::serve::ConnectionSlot;
+use super::subscription_limit::{SubscriptionLimit, Verdict};
 use crate::auth::Caller;
 
 /// graphql-transport-ws's close codes.
@@ -36,8 +37,9 @@ const INIT_TIMEOUT_CODE: u16 = 4408;
 /// Not graphql-transport-ws's own, but in its range: the caller's allowance is spent.
 const TOO_MANY_REQUESTS: u16 = 4429;
 const INTERNAL_ERROR: u16 = 4500;
-/// RFC 6455: a message too big to process.
+/// RFC 6455: a message too big to process; the server is at capacity.
 const MESSAGE_TOO_BIG: u16 = 1009;
+const TRY_AGAIN_LATER: u16 = 1013;
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,6 +55,10 @@ pub async fn graphql_ws(
     else {
         return overloaded("too many WebSockets are waiting to authenticate; retry shortly");
     };
+    // `None` over MAX_WEBSOCKET_CONNECTIONS: the socket opens only to be closed with 1013.
+    let open = Arc::clone(&state.websockets.open).try_acquire_owned().ok();
+    let subscriptions =
+        SubscriptionLimit::new(state.websockets.max_subscriptions_per_connection, &headers);
     // The socket keeps the connection's place under MAX_CONNECTIONS for as long as it lives.
     let slot = slot.and_then(|Extension(slot)| slot.take());
     let address = client_address(peer, &headers, state.limits.trust_proxy);
@@ -62,7 +68,24 @@ pub async fn graphql_ws(
         .max_frame_size(max_bytes)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            serve(socket, protocol, state, address, unauthenticated).await;
+            match open {
+                Some(open) => {
+                    serve(
+                        socket,
+                        protocol,
+                        state,
+                        address,
+                        unauthenticated,
+                        subscriptions,
+                    )
+                    .await;
+                    drop(open);
+                }
+                None => {
+                    let (mut sink, _) = socket.split();
+                    close(&mut sink, TRY_AGAIN_LATER, "Too many WebSocket connections").await;
+                }
+            }
             drop(slot);
         })
 }
@@ -73,6 +96,7 @@ async fn serve(
     state: AppState,
     address: std::net::IpAddr,
     unauthenticated: OwnedSemaphorePermit,
+    subscriptions: SubscriptionLimit,
 ) {
     let (mut sink, mut stream) = socket.split();
     let init = match tokio::time::timeout(INIT_TIMEOUT, connection_init(&mut stream)).await {
@@ -132,16 +156,38 @@ async fn serve(
             std::future::ready(go_on)
         }
     });
+    // async-graphql writes into a channel rather than the socket, so that we keep the socket
+    // and can close it ourselves when the token expires (and answer a refused subscribe).
+    let (outgoing, mut to_send) = futures::channel::mpsc::channel::<Message>(16);
+    let subscriptions = Arc::new(subscriptions);
+    let stream = stream.filter_map({
+        let (subscriptions, mut refusals) = (Arc::clone(&subscriptions), outgoing.clone());
+        move |item| {
+            let passed = match &item {
+                Ok(Message::Text(text)) => match subscriptions.incoming(text) {
+                    Verdict::Pass => Some(item),
+                    Verdict::Refuse(refusal) => {
+                        // The channel is only full if the client reads nothing; then it gets
+                        // no refusal either.
+                        let _ = refusals.try_send(Message::Text(refusal.into()));
+                        None
+                    }
+                },
+                _ => Some(item),
+            };
+            std::future::ready(passed)
+        }
+    });
     // async-graphql answers the `connection_init` we already read with its `connection_ack`.
     let stream = futures::stream::once(async move { Ok(init.message) }).chain(stream);
-    // async-graphql writes into a channel rather than the socket, so that we keep the socket
-    // and can close it ourselves when the token expires.
-    let (outgoing, mut to_send) = futures::channel::mpsc::channel::<Message>(16);
     let connection = GraphQLWebSocket::new_with_pair(outgoing, stream, state.api.clone(), protocol)
         .with_data(data)
         .serve();
     let forward = async {
         while let Some(message) = to_send.next().await {
+            if let Message::Text(text) = &message {
+                subscriptions.outgoing(text);
+            }
             if sink.send(message).await.is_err() {
                 return;
             }

@@ -201,6 +201,9 @@ impl TestApp {
                 "PERSISTED_QUERIES_MAX_BYTES".into(),
                 (1024 * 1024).to_string(),
             ),
+            // Tests fire dozens of requests at once to check other things; admission control
+            // has tests of its own (`overload`).
+            ("MAX_CONCURRENT_REQUESTS".into(), "1000".into()),
         ];
         pairs.extend(database_schema.map(|schema| ("DATABASE_SCHEMA".into(), schema)));
         pairs.extend(options.overrides.iter().cloned());

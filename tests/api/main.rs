@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod n_plus_one;
+mod overload;
 mod pagination;
 mod races;
 mod resilience;
