@@ -28,8 +28,35 @@ const MAX_SINGLE_FETCHES: usize = 1;
 
 /// What this instance has for one id.
 enum Cached {
-    Fresh(Option<Product>),
+    Fresh(ProductCopy),
     Miss { stale: Option<ProductCopy> },
+}
+
+/// Puts one id's outcome among the found: a product, or a failure; "no such product" is left
+/// out.
+fn record(
+    found: &mut HashMap<i32, Result<Copy<Product>, CatalogError>>,
+    id: i32,
+    outcome: Result<ProductCopy, CatalogError>,
+) {
+    match outcome {
+        Ok(Copy {
+            value: Some(value),
+            fetched_at_ms,
+        }) => {
+            found.insert(
+                id,
+                Ok(Copy {
+                    value,
+                    fetched_at_ms,
+                }),
+            );
+        }
+        Ok(_) => {}
+        Err(error) => {
+            found.insert(id, Err(error));
+        }
+    }
 }
 
 pub struct LocalTier {
@@ -63,10 +90,10 @@ impl LocalTier {
         &self,
         id: i32,
         budget: &RequestBudget,
-    ) -> Result<Option<Product>, CatalogError> {
+    ) -> Result<ProductCopy, CatalogError> {
         match self.lookup(id) {
-            Cached::Fresh(product) => Ok(product),
-            Cached::Miss { stale } => Ok(self.fetch(id, stale, budget).await?.value),
+            Cached::Fresh(copy) => Ok(copy),
+            Cached::Miss { stale } => self.fetch(id, stale, budget).await,
         }
     }
 
@@ -78,15 +105,12 @@ impl LocalTier {
         &self,
         ids: &[i32],
         budget: &RequestBudget,
-    ) -> HashMap<i32, Result<Product, CatalogError>> {
+    ) -> HashMap<i32, Result<Copy<Product>, CatalogError>> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
         for &id in ids {
             match self.lookup(id) {
-                Cached::Fresh(Some(product)) => {
-                    found.insert(id, Ok(product));
-                }
-                Cached::Fresh(None) => {}
+                Cached::Fresh(copy) => record(&mut found, id, Ok(copy)),
                 Cached::Miss { stale } => missing.push((id, stale)),
             }
         }
@@ -94,34 +118,26 @@ impl LocalTier {
             let ids: Vec<i32> = missing.iter().map(|(id, _)| *id).collect();
             for (id, copy) in self.below.fresh_products(&ids).await {
                 self.keep_product(id, &copy);
-                if let Some(product) = copy.value {
-                    found.insert(id, Ok(product));
-                }
+                record(&mut found, id, Ok(copy));
                 missing.retain(|(missing_id, _)| *missing_id != id);
             }
         }
         if missing.len() <= MAX_SINGLE_FETCHES {
             for (id, stale) in missing {
-                match self.fetch(id, stale, budget).await {
-                    Ok(Copy {
-                        value: Some(product),
-                        ..
-                    }) => {
-                        found.insert(id, Ok(product));
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        found.insert(id, Err(error));
-                    }
-                }
+                let outcome = self.fetch(id, stale, budget).await;
+                record(&mut found, id, outcome);
             }
             return found;
         }
         match self.catalog(budget).await {
             Ok(all) => {
-                for product in all.iter() {
+                for product in all.value.iter() {
                     if missing.iter().any(|(id, _)| *id == product.id) {
-                        found.insert(product.id, Ok(product.clone()));
+                        let copy = Copy {
+                            value: Some(product.clone()),
+                            fetched_at_ms: all.fetched_at_ms,
+                        };
+                        record(&mut found, product.id, Ok(copy));
                     }
                 }
             }
@@ -129,9 +145,7 @@ impl LocalTier {
             Err(error) => {
                 for (id, stale) in missing {
                     let outcome = self.policy.or_stale(Err(error.clone()), stale);
-                    if let Some(outcome) = outcome.map(|copy| copy.value).transpose() {
-                        found.insert(id, outcome);
-                    }
+                    record(&mut found, id, outcome);
                 }
             }
         }
@@ -139,16 +153,15 @@ impl LocalTier {
     }
 
     /// The whole catalog, in the catalog's order.
-    pub async fn catalog(&self, budget: &RequestBudget) -> Result<Arc<Vec<Product>>, CatalogError> {
+    pub async fn catalog(&self, budget: &RequestBudget) -> Result<CatalogCopy, CatalogError> {
         let kept = lock(&self.catalog).clone();
         if let Some(copy) = &kept
             && self.policy.age(copy) == Age::Fresh
         {
-            return Ok(Arc::clone(&copy.value));
+            return Ok(copy.clone());
         }
         let stale = self.policy.fallback(kept);
-        let copy = self
-            .catalog_flights
+        self.catalog_flights
             .run((), || async {
                 let outcome = self.below.catalog(budget).await;
                 if let Ok(copy) = &outcome {
@@ -156,8 +169,7 @@ impl LocalTier {
                 }
                 self.policy.or_stale(outcome, stale)
             })
-            .await?;
-        Ok(copy.value)
+            .await
     }
 
     /// One call below per id at a time, shared by concurrent callers; `stale` stands in if it
@@ -183,20 +195,19 @@ impl LocalTier {
     fn lookup(&self, id: i32) -> Cached {
         let found = lock(&self.found).get(&id).cloned();
         let fresh = match &found {
-            Some(copy) if self.policy.age(copy) == Age::Fresh => Some(copy.value.clone()),
+            Some(copy) if self.policy.age(copy) == Age::Fresh => Some(copy.clone()),
             _ => lock(&self.missing)
                 .get(&id)
                 .map(|&fetched_at_ms| Copy {
                     value: None,
                     fetched_at_ms,
                 })
-                .filter(|copy| self.policy.age(copy) == Age::Fresh)
-                .map(|_| None),
+                .filter(|copy| self.policy.age(copy) == Age::Fresh),
         };
         match fresh {
-            Some(product) => {
+            Some(copy) => {
                 self.metrics.cache_hits.inc();
-                Cached::Fresh(product)
+                Cached::Fresh(copy)
             }
             None => {
                 self.metrics.cache_misses.inc();

@@ -57,6 +57,14 @@ pub struct CatalogSettings {
     pub shared: Option<SharedSettings>,
 }
 
+/// A value from the catalog, and until when (unix ms) it may be served as it is: whatever
+/// holds it (an answer in the response cache) lives no longer. In the past for a stale copy.
+#[derive(Clone, Debug)]
+pub struct Fresh<T> {
+    pub value: T,
+    pub until_ms: u64,
+}
+
 #[derive(Clone)]
 pub struct Catalog {
     inner: Arc<Inner>,
@@ -65,6 +73,7 @@ pub struct Catalog {
 struct Inner {
     top: LocalTier,
     upstream: Arc<Resilient>,
+    policy: Policy,
     metrics: CatalogMetrics,
 }
 
@@ -102,8 +111,9 @@ impl Catalog {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                top: LocalTier::new(below, policy, metrics.clone()),
+                top: LocalTier::new(below, policy.clone(), metrics.clone()),
                 upstream,
+                policy,
                 metrics,
             }),
         })
@@ -123,8 +133,9 @@ impl Catalog {
         &self,
         id: i32,
         budget: &RequestBudget,
-    ) -> Result<Option<Product>, CatalogError> {
-        self.inner.top.product(id, budget).await
+    ) -> Result<Fresh<Option<Product>>, CatalogError> {
+        let copy = self.inner.top.product(id, budget).await?;
+        Ok(self.fresh(copy))
     }
 
     /// The products among `ids`, each found or failed; ids the catalog does not have are left
@@ -133,15 +144,27 @@ impl Catalog {
         &self,
         ids: &[i32],
         budget: &RequestBudget,
-    ) -> HashMap<i32, Result<Product, CatalogError>> {
-        self.inner.top.products(ids, budget).await
+    ) -> HashMap<i32, Result<Fresh<Product>, CatalogError>> {
+        let found = self.inner.top.products(ids, budget).await;
+        found
+            .into_iter()
+            .map(|(id, outcome)| (id, outcome.map(|copy| self.fresh(copy))))
+            .collect()
     }
 
     /// The whole catalog, in the catalog's order.
     pub async fn all_products(
         &self,
         budget: &RequestBudget,
-    ) -> Result<Arc<Vec<Product>>, CatalogError> {
-        self.inner.top.catalog(budget).await
+    ) -> Result<Fresh<Arc<Vec<Product>>>, CatalogError> {
+        let copy = self.inner.top.catalog(budget).await?;
+        Ok(self.fresh(copy))
+    }
+
+    fn fresh<V: policy::Kept>(&self, copy: layer::Copy<V>) -> Fresh<V> {
+        Fresh {
+            until_ms: self.inner.policy.fresh_until(&copy),
+            value: copy.value,
+        }
     }
 }

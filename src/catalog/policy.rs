@@ -54,6 +54,21 @@ impl Kept for Option<Product> {
     }
 }
 
+/// A product known to exist (the catalog's answer for one id, once "none" is set aside).
+impl Kept for Product {
+    fn fresh_for(&self, policy: &Policy) -> Duration {
+        policy.ttl
+    }
+
+    fn may_serve_stale(&self) -> bool {
+        true
+    }
+
+    fn products(&self) -> usize {
+        1
+    }
+}
+
 impl Kept for Arc<Vec<Product>> {
     fn fresh_for(&self, policy: &Policy) -> Duration {
         policy.ttl
@@ -93,6 +108,12 @@ impl Policy {
         } else {
             Age::Expired
         }
+    }
+
+    /// Until when (unix ms) a copy may be served as it is; in the past for a stale copy.
+    pub fn fresh_until<V: Kept>(&self, copy: &Copy<V>) -> u64 {
+        let fresh_for = u64::try_from(copy.value.fresh_for(self).as_millis()).unwrap_or(u64::MAX);
+        copy.fetched_at_ms.saturating_add(fresh_for)
     }
 
     /// How long a store should keep a copy at all (Redis drops it after that).

@@ -113,6 +113,8 @@ declare_settings! {
     GRAPHIQL_ASSETS_DIR => graphiql_assets_dir: Option<PathBuf> = Unset("(unset: CDN)"), optional(path());
     /// memory for automatic persisted queries; `0` turns them off
     PERSISTED_QUERIES_MAX_BYTES => persisted_queries_max_bytes: usize = Value("4194304"), number(0..=1024 * MIB);
+    /// memory for whole answers to queries, kept until what they read changes (see [The response cache](#the-response-cache)); `0` turns it off
+    RESPONSE_CACHE_MAX_BYTES => response_cache_max_bytes: usize = Value("33554432"), number(0..=16 * 1024 * MIB);
     /// `redis://[:password@]host:6379[/db]`, or `rediss://` for TLS: product data shared by every
     /// instance (see [Running several instances](#running-several-instances)); unset, each
     /// instance caches in-process only

@@ -1,10 +1,12 @@
-//! The feed of changes to clients' lists, for `favoritesChanged` subscribers.
+//! The feed of changes to clients and their lists: for `favoritesChanged` subscribers, and for
+//! whatever keeps copies of answers (the response cache), on every instance.
 //!
 //! On PostgreSQL a change is announced with `NOTIFY` inside the transaction that makes it, so it
 //! is delivered when (and only if) that transaction commits, to every instance that `LISTEN`s on
 //! the shared database, this one included. SQLite is one process's database: an in-process
 //! channel carries the change once the transaction has committed.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sea_orm::{
@@ -28,6 +30,12 @@ pub enum ChangeKind {
     Favorites,
     /// The client is gone, and its list with it.
     Deleted,
+    /// A new client.
+    Created,
+    /// The client's name or e-mail changed.
+    Updated,
+    /// Not a change: this instance may have missed some (its `LISTEN` connection was lost).
+    Missed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,11 +44,14 @@ pub struct ClientChange {
     pub kind: ChangeKind,
 }
 
+type Hook = Box<dyn Fn(&ClientChange) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct ChangeFeed {
     sender: broadcast::Sender<ClientChange>,
     /// The PostgreSQL channel, when changes travel through the database.
     channel: Option<String>,
+    hooks: Arc<RwLock<Vec<Hook>>>,
 }
 
 impl ChangeFeed {
@@ -67,6 +78,7 @@ impl ChangeFeed {
         Ok(Self {
             sender,
             channel: Some(channel),
+            hooks: Arc::default(),
         })
     }
 
@@ -76,11 +88,19 @@ impl ChangeFeed {
         Self {
             sender: broadcast::channel(BUFFERED_CHANGES).0,
             channel: None,
+            hooks: Arc::default(),
         }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ClientChange> {
         self.sender.subscribe()
+    }
+
+    /// Calls `hook` for each change this process commits, before `commit` returns (changes
+    /// made elsewhere arrive through `subscribe`, a moment later): what this process serves
+    /// can then never be older than what it wrote.
+    pub fn on_commit(&self, hook: impl Fn(&ClientChange) + Send + Sync + 'static) {
+        crate::sync::write(&self.hooks).push(Box::new(hook));
     }
 
     /// A transaction whose changes are announced with it: only if and when it commits. The
@@ -120,10 +140,17 @@ impl ChangeTransaction<'_> {
         Ok(())
     }
 
-    /// Commits, then tells this process's subscribers (PostgreSQL tells them itself, through
-    /// `LISTEN`).
+    /// Commits, then runs this process's commit hooks, then tells this process's subscribers
+    /// (PostgreSQL tells them itself, through `LISTEN`).
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await?;
+        let hooks = crate::sync::read(&self.feed.hooks);
+        for change in &self.announced {
+            for hook in hooks.iter() {
+                hook(change);
+            }
+        }
+        drop(hooks);
         if self.feed.channel.is_none() {
             for change in self.announced {
                 // No subscriber is not an error.
@@ -185,6 +212,10 @@ async fn relay(
             Err(error) => {
                 tracing::warn!(%error, "lost the change feed's connection; listening again");
                 tokio::time::sleep(RELISTEN_DELAY).await;
+                let _ = sender.send(ClientChange {
+                    client_id: Uuid::nil(),
+                    kind: ChangeKind::Missed,
+                });
             }
         }
     }
@@ -193,6 +224,36 @@ async fn relay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn commit_runs_the_hooks_before_it_returns_and_a_rollback_announces_nothing() {
+        let db = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("SQLite");
+        let feed = ChangeFeed::local();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        feed.on_commit({
+            let seen = Arc::clone(&seen);
+            move |change| seen.lock().unwrap().push(*change)
+        });
+        let change = ClientChange {
+            client_id: Uuid::now_v7(),
+            kind: ChangeKind::Favorites,
+        };
+        let mut rolled_back = feed.begin(&db).await.unwrap();
+        rolled_back.announce(change).await.unwrap();
+        drop(rolled_back);
+        let mut txn = feed.begin(&db).await.unwrap();
+        txn.announce(change).await.unwrap();
+        assert!(seen.lock().unwrap().is_empty(), "not before the commit");
+        txn.commit().await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [change],
+            "once, by the time commit returned"
+        );
+    }
 
     #[test]
     fn channel_names_fit_postgresql_and_stay_apart() {

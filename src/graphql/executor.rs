@@ -1,22 +1,23 @@
 //! The pipeline every GraphQL operation goes through, over HTTP and WebSocket alike: the
 //! persisted-query look-up, the document guard (our parse, with the checks async-graphql lacks),
-//! execution, then, only for an authenticated caller whose operation validated, keeping its
-//! persisted document and counting it under its own name. Done here, once per operation, rather
-//! than in async-graphql extensions, which wrap every field.
+//! the response cache, execution, then, only for an authenticated caller whose operation
+//! validated, keeping its persisted document and counting it under its own name. Done here,
+//! once per operation, rather than in async-graphql extensions, which wrap every field.
 
 use std::any::TypeId;
 use std::sync::Arc;
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use tokio::time::Instant;
 
 use super::document_guard;
 use super::error::code;
-use super::persisted_queries::PersistedQueries;
+use super::persisted_queries::{PersistedQueries, Registration};
+use super::response_cache::{Key, ResponseCache};
 use super::{AppSchema, SchemaOptions};
-use crate::service::Session;
+use crate::service::{Services, Session};
 use crate::telemetry::{Metrics, OperationLabel};
 
 #[derive(Clone)]
@@ -27,17 +28,38 @@ pub struct Api {
 struct Inner {
     schema: AppSchema,
     persisted: Option<PersistedQueries>,
+    responses: Option<Arc<ResponseCache>>,
     metrics: Metrics,
     introspection: bool,
 }
 
+/// What the guard found out about a document before it runs.
+struct Prepared {
+    registration: Option<Registration>,
+    name: Option<String>,
+    is_query: bool,
+}
+
 impl Api {
-    pub fn new(schema: AppSchema, options: SchemaOptions, metrics: Metrics) -> Self {
+    pub fn new(
+        schema: AppSchema,
+        options: SchemaOptions,
+        metrics: Metrics,
+        services: &Services,
+    ) -> Self {
+        let responses =
+            ResponseCache::new(options.response_cache_max_bytes, metrics.response_cache())
+                .map(Arc::new);
+        if let Some(cache) = &responses {
+            let cache = Arc::clone(cache);
+            services.watch_changes(move |stale| cache.invalidate(&stale));
+        }
         Self {
             inner: Arc::new(Inner {
                 schema,
                 persisted: (options.persisted_queries_max_bytes > 0)
                     .then(|| PersistedQueries::new(options.persisted_queries_max_bytes)),
+                responses,
                 metrics,
                 introspection: options.introspection,
             }),
@@ -46,9 +68,10 @@ impl Api {
 
     async fn run(&self, mut request: Request) -> Response {
         let started = Instant::now();
-        let authenticated = is_authenticated(&request.data);
-        let prepared = self.prepare(&mut request);
-        let (registration, name) = match prepared {
+        // A log of reads of its own for this operation (a batch shares the caller's session).
+        let session = session_of(&request.data).map(Session::for_operation);
+        let authenticated = session.as_ref().is_some_and(is_authenticated);
+        let prepared = match self.prepare(&mut request) {
             Ok(prepared) => prepared,
             Err(error) => {
                 let response = Response::from_errors(vec![error]);
@@ -56,39 +79,74 @@ impl Api {
                 return response;
             }
         };
-        let query = registration.is_some().then(|| request.query.clone());
+        let cached = self.cache_key(&request, &prepared, session.as_ref());
+        if let Some((cache, key)) = &cached
+            && let Some(hit) = cache.get(key)
+        {
+            let response = hit.to_response();
+            let label = label(authenticated, true, prepared.name.as_deref());
+            self.count(label, started, &response);
+            return response;
+        }
+        let ticket = cached.as_ref().map(|(cache, _)| cache.ticket());
+        let query = prepared
+            .registration
+            .is_some()
+            .then(|| request.query.clone());
+        if let Some(session) = &session {
+            request.data.insert(session.clone());
+        }
         let response = self.inner.schema.execute(request).await;
-        let label = label(authenticated, is_valid(&response), name.as_deref());
+        let label = label(authenticated, is_valid(&response), prepared.name.as_deref());
         if let (OperationLabel::Named(_) | OperationLabel::Unnamed, Some(registration), Some(query)) =
-            (&label, registration, query)
+            (&label, prepared.registration, query)
             && let Some(persisted) = &self.inner.persisted
         {
             persisted.register(registration, &query);
+        }
+        if let (Some((cache, key)), Some(ticket), Some(session)) = (cached, ticket, &session) {
+            cache.put(key, ticket, &response, session.take_reads());
         }
         self.count(label, started, &response);
         response
     }
 
     /// Fills in a persisted query, checks and parses the document (handing the parse to
-    /// async-graphql); returns what to register and the operation's name.
-    fn prepare(
-        &self,
-        request: &mut Request,
-    ) -> Result<
-        (
-            Option<super::persisted_queries::Registration>,
-            Option<String>,
-        ),
-        ServerError,
-    > {
+    /// async-graphql).
+    fn prepare(&self, request: &mut Request) -> Result<Prepared, ServerError> {
         let registration = match &self.inner.persisted {
             Some(persisted) => persisted.resolve(request)?,
             None => None,
         };
         let document = document_guard::check(&request.query, self.inner.introspection)?;
         let name = operation_name(request, &document);
+        let is_query = is_query(request, &document);
         request.set_parsed_query(document);
-        Ok((registration, name))
+        Ok(Prepared {
+            registration,
+            name,
+            is_query,
+        })
+    }
+
+    /// Where a query's answer is kept, if it may be: the cache is on, the caller has a token.
+    fn cache_key(
+        &self,
+        request: &Request,
+        prepared: &Prepared,
+        session: Option<&Session>,
+    ) -> Option<(Arc<ResponseCache>, Key)> {
+        let cache = self.inner.responses.as_ref()?;
+        if !prepared.is_query {
+            return None;
+        }
+        let key = ResponseCache::key(
+            &request.query,
+            request.operation_name.as_deref(),
+            &request.variables,
+            session?.caller(),
+        )?;
+        Some((Arc::clone(cache), key))
     }
 
     fn count(&self, label: OperationLabel<'_>, started: Instant, response: &Response) {
@@ -127,7 +185,10 @@ impl Executor for Api {
         };
         let name = operation_name(&request, &document);
         request.set_parsed_query(document);
-        let authenticated = session_data.as_deref().is_some_and(is_authenticated);
+        let authenticated = session_data
+            .as_deref()
+            .and_then(session_of)
+            .is_some_and(is_authenticated);
         self.count(
             label(authenticated, true, name.as_deref()),
             started,
@@ -139,11 +200,14 @@ impl Executor for Api {
     }
 }
 
-/// Whether the request's session belongs to a caller with a valid token.
-fn is_authenticated(data: &Data) -> bool {
+fn session_of(data: &Data) -> Option<&Session> {
     data.get(&TypeId::of::<Session>())
         .and_then(|session| session.downcast_ref::<Session>())
-        .is_some_and(|session| session.caller().token_expires_at().is_some())
+}
+
+/// Whether the session belongs to a caller with a valid token.
+fn is_authenticated(session: &Session) -> bool {
+    session.caller().token_expires_at().is_some()
 }
 
 /// A response whose document parsed and validated (whatever its resolvers did).
@@ -182,4 +246,17 @@ fn operation_name(request: &Request, document: &ExecutableDocument) -> Option<St
         }
         _ => None,
     }
+}
+
+/// Whether the operation that will run is a query (only queries' answers are kept).
+fn is_query(request: &Request, document: &ExecutableDocument) -> bool {
+    let operation = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        _ => None,
+    };
+    operation.is_some_and(|operation| operation.node.ty == OperationType::Query)
 }

@@ -10,12 +10,13 @@ mod null_propagation;
 pub mod pagination;
 pub mod persisted_queries;
 mod query;
+mod response_cache;
 mod subscription;
 pub mod types;
 
 use async_graphql::{Context, Schema};
 
-use crate::service::Session;
+use crate::service::{Services, Session};
 use crate::telemetry::Metrics;
 
 pub use executor::Api;
@@ -50,17 +51,19 @@ pub struct SchemaOptions {
     pub introspection: bool,
     /// Memory for automatic persisted queries; 0 turns them off.
     pub persisted_queries_max_bytes: usize,
+    /// Memory for whole answers to queries; 0 turns the response cache off.
+    pub response_cache_max_bytes: usize,
 }
 
 /// The API: the schema behind the pipeline every operation goes through (`executor`). The
 /// schema holds no data of its own: each request brings its `Session` (the caller and the
 /// request's loaders), put there by the HTTP layer.
-pub fn build_api(options: SchemaOptions, metrics: Metrics) -> Api {
+pub fn build_api(options: SchemaOptions, metrics: Metrics, services: &Services) -> Api {
     let mut builder = with_contract(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot));
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    Api::new(builder.finish(), options, metrics)
+    Api::new(builder.finish(), options, metrics, services)
 }
 
 /// The schema without data: enough to print the SDL.

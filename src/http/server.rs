@@ -157,8 +157,10 @@ impl Application {
             SchemaOptions {
                 introspection: settings.introspection_enabled,
                 persisted_queries_max_bytes: settings.persisted_queries_max_bytes,
+                response_cache_max_bytes: settings.response_cache_max_bytes,
             },
             metrics.clone(),
+            &services,
         );
         let listener = TcpListener::bind(settings.listen_addr)
             .await

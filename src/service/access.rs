@@ -66,7 +66,7 @@ impl Services {
             Some(client) => client,
             None if self.inner.options.create_clients_from_identity_provider => {
                 let name = name_for(identity.name.as_deref(), &email);
-                match clients::create(db, name, email.clone()).await {
+                match clients::create(db, &self.inner.changes, name, email.clone()).await {
                     Ok(client) => {
                         tracing::info!(client_id = %client.id, "client created for an identity provider token");
                         client

@@ -23,7 +23,10 @@ impl<'a> Clients<'a> {
     pub async fn viewer(&self) -> Result<Option<Client>> {
         self.session.authorize(Action::ReadViewer, None)?;
         match self.session.caller() {
-            Caller::Client(own) => self.load(own.client_id).await,
+            Caller::Client(own) => {
+                self.session.reads().client(own.client_id);
+                self.load(own.client_id).await
+            }
             _ => Ok(None),
         }
     }
@@ -31,6 +34,7 @@ impl<'a> Clients<'a> {
     /// One client, or `None` when there is no such client. Loads of one request are batched.
     pub async fn get(&self, id: Uuid) -> Result<Option<Client>> {
         self.session.authorize(Action::ReadClient, Some(id))?;
+        self.session.reads().client(id);
         self.load(id).await
     }
 
@@ -42,17 +46,28 @@ impl<'a> Clients<'a> {
     pub async fn by_email(&self, email: &str) -> Result<Option<Client>> {
         self.session.authorize(Action::FindClientByEmail, None)?;
         let email = ClientEmail::parse(email)?;
-        Ok(clients::find_by_email(&self.session.services().db, &email).await?)
+        self.session.reads().client_list();
+        let client = clients::find_by_email(&self.session.services().db, &email).await?;
+        if let Some(client) = &client {
+            self.session.reads().client(client.id);
+        }
+        Ok(client)
     }
 
     /// A page of clients in creation order.
     pub async fn page(&self, direction: PageDirection<Uuid>, limit: u64) -> Result<Page<Client>> {
         self.session.authorize(Action::ListClients, None)?;
-        Ok(clients::page(&self.session.services().db, direction, limit).await?)
+        self.session.reads().client_list();
+        let page = clients::page(&self.session.services().db, direction, limit).await?;
+        for client in &page.items {
+            self.session.reads().client(client.id);
+        }
+        Ok(page)
     }
 
     pub async fn count(&self) -> Result<u64> {
         self.session.authorize(Action::ListClients, None)?;
+        self.session.reads().client_list();
         Ok(clients::count(&self.session.services().db).await?)
     }
 
@@ -61,7 +76,8 @@ impl<'a> Clients<'a> {
         self.session.authorize(Action::CreateClient, None)?;
         let name = ClientName::parse(name)?;
         let email = ClientEmail::parse(email)?;
-        Ok(clients::create(&self.session.services().db, name, email).await?)
+        let services = self.session.services();
+        Ok(clients::create(&services.db, &services.changes, name, email).await?)
     }
 
     /// Changes the given fields; absent ones stay. Renaming and changing the e-mail are decided
@@ -81,7 +97,8 @@ impl<'a> Clients<'a> {
         }
         let name = name.map(ClientName::parse).transpose()?;
         let email = email.map(ClientEmail::parse).transpose()?;
-        Ok(clients::update(&self.session.services().db, id, name, email).await?)
+        let services = self.session.services();
+        Ok(clients::update(&services.db, &services.changes, id, name, email).await?)
     }
 
     /// Deletes a client and their list; `NOT_FOUND` when there is no such client.

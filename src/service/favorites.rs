@@ -26,6 +26,7 @@ impl<'a> Favorites<'a> {
     pub async fn of(&self, client_id: Uuid) -> Result<Vec<Favorite>> {
         self.session
             .authorize(Action::ReadClient, Some(client_id))?;
+        self.session.reads().client(client_id);
         Ok(self
             .session
             .loaders()
@@ -39,6 +40,7 @@ impl<'a> Favorites<'a> {
     pub async fn of_many(&self, client_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Favorite>>> {
         for id in client_ids {
             self.session.authorize(Action::ReadClient, Some(*id))?;
+            self.session.reads().client(*id);
         }
         Ok(favorites::for_clients(&self.session.services().db, client_ids).await?)
     }
@@ -57,6 +59,7 @@ impl<'a> Favorites<'a> {
             .catalog
             .product(product_id, &self.session.loaders().catalog_budget)
             .await?
+            .value
             .ok_or(ServiceError::ProductNotFound(product_id))?;
         favorites::add(
             &services.db,
@@ -91,8 +94,12 @@ impl<'a> Favorites<'a> {
         Ok(async_stream::stream! {
             loop {
                 match changes.recv().await {
+                    // Missed changes are covered by sending the list as it is now.
+                    Ok(change) if change.kind == ChangeKind::Missed => {}
                     Ok(change) if change.client_id != client_id => continue,
                     Ok(change) if change.kind == ChangeKind::Deleted => break,
+                    // A new name or e-mail is not a change to the list.
+                    Ok(change) if change.kind != ChangeKind::Favorites => continue,
                     // Missed changes are covered by sending the list as it is now.
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,

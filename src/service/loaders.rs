@@ -10,7 +10,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::catalog::{Catalog, CatalogError, RequestBudget};
+use crate::catalog::{Catalog, CatalogError, Fresh, RequestBudget};
 use crate::db::RepoError;
 use crate::db::repositories::{clients, favorites};
 use crate::domain::{Client, Favorite, Product};
@@ -55,17 +55,23 @@ pub struct ProductLoader {
 }
 
 impl Loader<i32> for ProductLoader {
-    type Value = Result<Arc<Product>, CatalogError>;
+    type Value = Result<Fresh<Arc<Product>>, CatalogError>;
     type Error = CatalogError;
 
     async fn load(
         &self,
         ids: &[i32],
-    ) -> Result<HashMap<i32, Result<Arc<Product>, CatalogError>>, Self::Error> {
+    ) -> Result<HashMap<i32, Result<Fresh<Arc<Product>>, CatalogError>>, Self::Error> {
         let products = self.catalog.products_by_ids(ids, &self.budget).await;
         Ok(products
             .into_iter()
-            .map(|(id, outcome)| (id, outcome.map(Arc::new)))
+            .map(|(id, outcome)| {
+                let shared = outcome.map(|fresh| Fresh {
+                    value: Arc::new(fresh.value),
+                    until_ms: fresh.until_ms,
+                });
+                (id, shared)
+            })
             .collect())
     }
 }

@@ -14,6 +14,7 @@ mod loaders;
 pub mod policy;
 mod products;
 mod rate_limit;
+pub mod reads;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ use crate::catalog::Catalog;
 use crate::db::changes::ChangeFeed;
 use loaders::Loaders;
 use rate_limit::RequestLimiter;
+use reads::{ReadLog, Reads, Stale};
+use tokio::sync::broadcast::error::RecvError;
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
@@ -95,10 +98,11 @@ impl Services {
     pub fn session(&self, caller: Caller, address: IpAddr) -> Session {
         Session {
             inner: Arc::new(SessionInner {
-                loaders: Loaders::new(&self.inner.db, &self.inner.catalog),
+                loaders: Arc::new(Loaders::new(&self.inner.db, &self.inner.catalog)),
                 services: self.clone(),
                 caller,
                 address,
+                reads: ReadLog::default(),
             }),
         }
     }
@@ -116,6 +120,26 @@ impl Services {
     pub fn catalog_breaker_open(&self) -> bool {
         self.inner.catalog.breaker_open()
     }
+
+    /// Calls `stale` with what each committed change makes stale: changes made through this
+    /// instance before their write answers, others as they arrive (PostgreSQL `NOTIFY`).
+    pub fn watch_changes(&self, stale: impl Fn(Stale) + Send + Sync + 'static) {
+        let stale = Arc::new(stale);
+        let on_commit = Arc::clone(&stale);
+        self.inner
+            .changes
+            .on_commit(move |change| on_commit(Stale::of(change)));
+        let mut changes = self.inner.changes.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(change) => stale(Stale::of(&change)),
+                    Err(RecvError::Lagged(_)) => stale(Stale::Everything),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
 }
 
 /// One request's view of the service: the caller, and what the request batches.
@@ -128,12 +152,28 @@ struct SessionInner {
     services: Services,
     caller: Caller,
     address: IpAddr,
-    loaders: Loaders,
+    loaders: Arc<Loaders>,
+    reads: ReadLog,
 }
 
 impl Session {
     pub fn caller(&self) -> &Caller {
         &self.inner.caller
+    }
+
+    /// The same caller and batching, with a log of reads of its own: one per operation, so that
+    /// what each operation of a batch read is told apart.
+    pub fn for_operation(&self) -> Session {
+        let inner = &self.inner;
+        Session {
+            inner: Arc::new(SessionInner {
+                services: inner.services.clone(),
+                caller: inner.caller.clone(),
+                address: inner.address,
+                loaders: Arc::clone(&inner.loaders),
+                reads: ReadLog::default(),
+            }),
+        }
     }
 
     pub fn clients(&self) -> Clients<'_> {
@@ -152,6 +192,12 @@ impl Session {
         Tokens::new(self)
     }
 
+    /// What the session's use cases have read so far (and a fresh start): what an answer
+    /// built from them depends on.
+    pub fn take_reads(&self) -> Reads {
+        self.inner.reads.take()
+    }
+
     /// A fresh start with the catalog, for work that outlives one request: each event a
     /// subscription sends is entitled to its own attempt.
     pub fn renew_catalog_budget(&self) {
@@ -164,6 +210,10 @@ impl Session {
 
     fn loaders(&self) -> &Loaders {
         &self.inner.loaders
+    }
+
+    fn reads(&self) -> &ReadLog {
+        &self.inner.reads
     }
 
     fn authorize(&self, action: policy::Action, client: Option<uuid::Uuid>) -> Result<()> {

@@ -26,16 +26,30 @@ impl<'a> Products<'a> {
             .load_one(id)
             .await
             .map_err(ServiceError::from)?;
-        loaded.transpose().map_err(ServiceError::from)
+        match loaded.transpose().map_err(ServiceError::from)? {
+            Some(fresh) => {
+                self.session.reads().product_data(fresh.until_ms);
+                Ok(Some(fresh.value))
+            }
+            None => {
+                // The catalog's "no such product" is believed for a short while only, and the
+                // batch does not say how long: an answer holding it is not kept.
+                self.session.reads().product_data(0);
+                Ok(None)
+            }
+        }
     }
 
     /// The whole catalog, in the catalog's order.
     pub async fn all(&self) -> Result<Arc<Vec<Product>>> {
         self.session.authorize(Action::ReadProducts, None)?;
-        let services = self.session.services();
-        Ok(services
+        let fresh = self
+            .session
+            .services()
             .catalog
             .all_products(&self.session.loaders().catalog_budget)
-            .await?)
+            .await?;
+        self.session.reads().product_data(fresh.until_ms);
+        Ok(fresh.value)
     }
 }

@@ -137,6 +137,15 @@ impl CatalogMetrics {
     }
 }
 
+/// The response cache's counters; the cache owns a copy, the registry reads them.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseCacheMetrics {
+    pub hits: Counter,
+    pub misses: Counter,
+    /// Answers dropped because what they read changed (not for room or age).
+    pub invalidations: Counter,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
@@ -144,6 +153,7 @@ pub struct Metrics {
 
 struct Inner {
     registry: Registry,
+    response_cache: ResponseCacheMetrics,
     graphql_requests: Family<OperationLabels, Counter>,
     graphql_duration: Family<OperationLabels, Histogram>,
     graphql_errors: Family<CodeLabels, Counter>,
@@ -207,6 +217,22 @@ impl Metrics {
             catalog.upstream_calls.clone(),
         );
         catalog.register_counters(&mut registry);
+        let response_cache = ResponseCacheMetrics::default();
+        registry.register(
+            "response_cache_hits",
+            "Queries answered from the response cache",
+            response_cache.hits.clone(),
+        );
+        registry.register(
+            "response_cache_misses",
+            "Cacheable queries the response cache had no answer for",
+            response_cache.misses.clone(),
+        );
+        registry.register(
+            "response_cache_invalidations",
+            "Cached answers dropped because what they read changed",
+            response_cache.invalidations.clone(),
+        );
         registry.register(
             "catalog_breaker_open",
             "1 while the catalog's circuit breaker keeps calls away, else 0",
@@ -215,6 +241,7 @@ impl Metrics {
         Self {
             inner: Arc::new(Inner {
                 registry,
+                response_cache,
                 graphql_requests,
                 graphql_duration,
                 graphql_errors,
@@ -224,6 +251,10 @@ impl Metrics {
                 operation_names: Mutex::new(HashSet::new()),
             }),
         }
+    }
+
+    pub fn response_cache(&self) -> ResponseCacheMetrics {
+        self.inner.response_cache.clone()
     }
 
     /// Records one answered GraphQL operation and the codes of its errors.

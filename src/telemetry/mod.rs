@@ -4,7 +4,8 @@
 mod metrics;
 
 pub use metrics::{
-    CatalogMetrics, Metrics, OperationLabel, Snapshot as MetricsSnapshot, UpstreamOutcome,
+    CatalogMetrics, Metrics, OperationLabel, ResponseCacheMetrics, Snapshot as MetricsSnapshot,
+    UpstreamOutcome,
 };
 
 use std::io::IsTerminal;

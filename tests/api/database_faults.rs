@@ -27,9 +27,11 @@ async fn requests_fail_fast_while_postgres_is_down_and_recover_after() {
         .unwrap();
         let proxy = Arc::new(TcpProxy::start(upstream).await);
         proxied.set_port(Some(proxy.address.port())).unwrap();
+        // Every read goes to the database here (a cached answer would outlive the outage).
         let options = Options::default()
             .with("DATABASE_URL", &proxied)
-            .with("DATABASE_ACQUIRE_TIMEOUT_MS", 1_000);
+            .with("DATABASE_ACQUIRE_TIMEOUT_MS", 1_000)
+            .with("RESPONSE_CACHE_MAX_BYTES", 0);
         let proxy_in_test = Arc::clone(&proxy);
         run_on(&backend, &options, &move |app| {
             let proxy = Arc::clone(&proxy_in_test);

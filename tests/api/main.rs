@@ -24,6 +24,7 @@ mod overload;
 mod pagination;
 mod races;
 mod resilience;
+mod response_cache;
 mod schema;
 mod security;
 mod shared_cache;

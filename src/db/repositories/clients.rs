@@ -29,6 +29,7 @@ impl From<client::Model> for Client {
 
 pub async fn create(
     db: &DatabaseConnection,
+    changes: &ChangeFeed,
     name: ClientName,
     email: ClientEmail,
 ) -> Result<Client, RepoError> {
@@ -40,7 +41,15 @@ pub async fn create(
         created_at: Set(created_at),
         updated_at: Set(created_at),
     };
-    Ok(client.insert(db).await?.into())
+    let mut txn = changes.begin(db).await?;
+    let client: Client = client.insert(&*txn).await?.into();
+    txn.announce(ClientChange {
+        client_id: client.id,
+        kind: ChangeKind::Created,
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(client)
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Client>, RepoError> {
@@ -77,6 +86,7 @@ pub async fn find_by_email(
 /// is returned untouched (and `updated_at` keeps its value).
 pub async fn update(
     db: &DatabaseConnection,
+    changes: &ChangeFeed,
     id: Uuid,
     name: Option<ClientName>,
     email: Option<ClientEmail>,
@@ -93,13 +103,21 @@ pub async fn update(
     if let Some(email) = email {
         update = update.col_expr(client::Column::Email, Expr::value(email.into_inner()));
     }
-    update
-        .exec_with_returning(db)
+    let mut txn = changes.begin(db).await?;
+    let client = update
+        .exec_with_returning(&*txn)
         .await?
         .into_iter()
         .next()
         .map(Client::from)
-        .ok_or(RepoError::ClientNotFound)
+        .ok_or(RepoError::ClientNotFound)?;
+    txn.announce(ClientChange {
+        client_id: id,
+        kind: ChangeKind::Updated,
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(client)
 }
 
 /// Deletes a client, its favorites (by cascade) and the `products_ref` rows that no other list
