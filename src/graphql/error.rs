@@ -56,6 +56,9 @@ pub fn code_the_rest(errors: &mut [ServerError]) {
     for error in errors.iter_mut().filter(|error| !has_code(error)) {
         let code = if is_input_value_error(&error.message) {
             code::BAD_USER_INPUT
+        } else if error.message.starts_with("The recursion depth") {
+            // async-graphql's nesting check, made before validation: the document's fault.
+            code::GRAPHQL_VALIDATION_FAILED
         } else if error.path.is_empty() {
             code::BAD_REQUEST
         } else {

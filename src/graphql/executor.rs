@@ -8,15 +8,14 @@ use std::any::TypeId;
 use std::sync::Arc;
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use tokio::time::Instant;
 
-use super::document_guard;
-use super::error::code;
+use super::error::{code, set_code};
 use super::persisted_queries::{PersistedQueries, Registration};
 use super::response_cache::{Key, ResponseCache};
 use super::{AppSchema, SchemaOptions};
+use super::{document_guard, operation};
 use crate::service::{Services, Session};
 use crate::telemetry::{Metrics, OperationLabel};
 
@@ -32,6 +31,11 @@ struct Inner {
     metrics: Metrics,
     introspection: bool,
 }
+
+/// In a request's data: it came by GET, so only a query may run (a mutation is refused with
+/// `METHOD_NOT_ALLOWED`, which the HTTP layer answers with 405).
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOnly;
 
 /// What the guard found out about a document before it runs.
 struct Prepared {
@@ -79,6 +83,13 @@ impl Api {
                 return response;
             }
         };
+        if !prepared.is_query && request.data.contains_key(&TypeId::of::<ReadOnly>()) {
+            let mut error = ServerError::new("only queries may run over GET; POST mutations", None);
+            set_code(&mut error, code::METHOD_NOT_ALLOWED);
+            let response = Response::from_errors(vec![error]);
+            self.count(OperationLabel::Invalid, started, &response);
+            return response;
+        }
         let cached = self.cache_key(&request, &prepared, session.as_ref());
         if let Some((cache, key)) = &cached
             && let Some(hit) = cache.get(key)
@@ -119,8 +130,9 @@ impl Api {
             None => None,
         };
         let document = document_guard::check(&request.query, self.inner.introspection)?;
-        let name = operation_name(request, &document);
-        let is_query = is_query(request, &document);
+        operation::check_variables(request, &document)?;
+        let name = operation::name(request, &document);
+        let is_query = operation::is_query(request, &document);
         request.set_parsed_query(document);
         Ok(Prepared {
             registration,
@@ -183,7 +195,12 @@ impl Executor for Api {
                 return stream::once(async move { response }).boxed();
             }
         };
-        let name = operation_name(&request, &document);
+        if let Err(error) = operation::check_variables(&request, &document) {
+            let response = Response::from_errors(vec![error]);
+            self.count(OperationLabel::Invalid, started, &response);
+            return stream::once(async move { response }).boxed();
+        }
+        let name = operation::name(&request, &document);
         request.set_parsed_query(document);
         let authenticated = session_data
             .as_deref()
@@ -233,30 +250,4 @@ fn label(authenticated: bool, valid: bool, name: Option<&str>) -> OperationLabel
         (true, true, Some(name)) => OperationLabel::Named(name),
         (true, true, None) => OperationLabel::Unnamed,
     }
-}
-
-/// The name the caller chose, or the document's only operation's name.
-fn operation_name(request: &Request, document: &ExecutableDocument) -> Option<String> {
-    if request.operation_name.is_some() {
-        return request.operation_name.clone();
-    }
-    match &document.operations {
-        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
-            operations.keys().next().map(|name| name.to_string())
-        }
-        _ => None,
-    }
-}
-
-/// Whether the operation that will run is a query (only queries' answers are kept).
-fn is_query(request: &Request, document: &ExecutableDocument) -> bool {
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next()
-        }
-        _ => None,
-    };
-    operation.is_some_and(|operation| operation.node.ty == OperationType::Query)
 }

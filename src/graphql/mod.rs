@@ -7,6 +7,7 @@ pub mod error;
 mod executor;
 mod mutation;
 mod null_propagation;
+mod operation;
 pub mod pagination;
 pub mod persisted_queries;
 mod query;
@@ -19,7 +20,7 @@ use async_graphql::{Context, Schema};
 use crate::service::{Services, Session};
 use crate::telemetry::Metrics;
 
-pub use executor::Api;
+pub use executor::{Api, ReadOnly};
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;

@@ -35,6 +35,8 @@ pub mod code {
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// `Accept` names neither `application/graphql-response+json` nor `application/json`.
+    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
     /// The server has as much work as it takes; retry shortly (HTTP 503 with `Retry-After`).
     pub const OVERLOADED: &str = "OVERLOADED";
 }

@@ -79,12 +79,7 @@ async fn batches_run_every_operation() {
 #[tokio::test]
 async fn graphiql_is_served_on_get() {
     each_backend(|app| async move {
-        let response = app
-            .http
-            .get(format!("{}/graphql", app.address))
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_page("/graphql").await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = response.text().await.unwrap();
         assert!(html.contains("graphiql"), "{html}");

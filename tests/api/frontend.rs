@@ -247,7 +247,7 @@ async fn persisted_query_storage_is_bounded() {
 #[tokio::test]
 async fn graphiql_uses_a_cdn_by_default() {
     each_backend(|app| async move {
-        let response = app.get("/graphql").await;
+        let response = app.get_page("/graphql").await;
         assert_eq!(response.status(), StatusCode::OK);
         let policy = response.headers()[CONTENT_SECURITY_POLICY]
             .to_str()
@@ -276,7 +276,7 @@ async fn graphiql_serves_local_assets_and_points_nowhere_else() {
     }
     let options = Options::default().with("GRAPHIQL_ASSETS_DIR", dir.display());
     each_backend_with(options, |app| async move {
-        let response = app.get("/graphql").await;
+        let response = app.get_page("/graphql").await;
         let policy = response.headers()[CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap()

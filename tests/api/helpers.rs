@@ -21,6 +21,8 @@ use uuid::Uuid;
 use crate::fake_catalog::FakeCatalog;
 
 pub const ADMIN: &str = "test_admin";
+/// What a browser sends in `Accept` for a page.
+pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 pub const PASSWORD: &str = "test-password";
 pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789";
 
@@ -271,6 +273,16 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("no token in {body}"))
             .to_owned()
+    }
+
+    /// GETs a path of the app as a browser does (`Accept: text/html, ...`).
+    pub async fn get_page(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .header("accept", BROWSER_ACCEPT)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
     }
 
     /// GETs a path of the app.

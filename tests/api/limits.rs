@@ -167,6 +167,7 @@ async fn posts_must_be_json_and_get_never_executes() {
 
         let create =
             "mutation { createClient(input: {name: \"A\", email: \"get@example.com\"}) { id } }";
+        // Over GET a mutation is refused (405, POST only), and nothing is written.
         let response = app
             .http
             .get(format!("{}/graphql", app.address))
@@ -175,10 +176,12 @@ async fn posts_must_be_json_and_get_never_executes() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.text().await.unwrap().contains("graphiql"));
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()["allow"], "POST");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_codes(&body), ["METHOD_NOT_ALLOWED"]);
         let count = app.data("{ clients { totalCount } }", json!({})).await;
-        assert_eq!(count["clients"]["totalCount"], 0, "GET ran nothing");
+        assert_eq!(count["clients"]["totalCount"], 0, "GET wrote nothing");
     })
     .await;
 }
@@ -313,9 +316,12 @@ async fn unknown_routes_methods_and_odd_bodies_answer_with_codes() {
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         let body: Value = response.json().await.unwrap();
         assert_eq!(error_codes(&body), ["METHOD_NOT_ALLOWED"]);
-        // serde reads `[]` as a request with every field absent: an empty document.
-        let (_, body) = app.post_graphql(Some(&app.token), &json!([])).await;
-        assert_eq!(error_codes(&body), ["GRAPHQL_PARSE_FAILED"]);
+        // An empty batch, or an object without a query, is not a GraphQL request.
+        for odd in [json!([]), json!({ "notquery": 1 }), json!({ "query": 7 })] {
+            let (status, body) = app.post_graphql(Some(&app.token), &odd).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{odd}");
+            assert_eq!(error_codes(&body), ["BAD_REQUEST"], "{odd}");
+        }
         let (status, body) = app.post_graphql(Some(&app.token), &json!(42)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let message = body["errors"][0]["message"].as_str().unwrap();

@@ -13,6 +13,7 @@ mod fake_catalog;
 mod favorites;
 mod frontend;
 mod generative;
+mod graphql_over_http;
 mod health;
 mod helpers;
 mod identity_provider;

@@ -56,7 +56,10 @@ async fn an_asset_that_is_a_link_stops_the_start() {
 }
 
 async fn opening_page(server: &Server) -> String {
-    reqwest::get(format!("{}/graphql", server.base))
+    reqwest::Client::new()
+        .get(format!("{}/graphql", server.base))
+        .header("accept", crate::helpers::BROWSER_ACCEPT)
+        .send()
         .await
         .expect("the page")
         .text()

@@ -1,0 +1,206 @@
+//! Which media type a GraphQL answer goes out as, and with which status, as the
+//! GraphQL-over-HTTP specification has it:
+//! - `application/graphql-response+json` when the client names it (and does not prefer JSON):
+//!   a request that could not run at all (it does not parse, does not validate, its variables do
+//!   not fit) is HTTP 400 without `data`; anything that ran is 200;
+//! - `application/json` when that is what it accepts (also `*/*`, or no `Accept`): 200 for every
+//!   GraphQL answer, as before;
+//! - neither: 406.
+//!
+//! Answers are per caller: `Cache-Control: no-store`, so no proxy or browser keeps one; and
+//! `Vary: Accept`, since the same URL answers in either type (or, by GET, with GraphiQL).
+
+use async_graphql::{BatchResponse, Response as GraphqlResponse};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::error_response;
+use crate::service::code;
+
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaType {
+    GraphqlResponseJson,
+    Json,
+}
+
+/// What an `Accept` header asks for of `candidate` (`type/subtype`): its q-value, and whether it
+/// names it outright (rather than through `*/*` or `type/*`).
+fn quality(accept: &str, candidate: &str) -> Option<(f32, bool)> {
+    let (kind, _) = candidate.split_once('/').unwrap_or((candidate, ""));
+    let mut best: Option<(f32, bool, u8)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|parameter| parameter.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        // The most specific range that matches decides.
+        let specificity = if media == candidate {
+            3
+        } else if media == format!("{kind}/*") {
+            2
+        } else if media == "*/*" {
+            1
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(_, _, seen)| specificity > seen) {
+            best = Some((q, specificity == 3, specificity));
+        }
+    }
+    best.map(|(q, named, _)| (q, named))
+}
+
+/// The media type of the answer, or `None` when the client accepts neither of ours.
+pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .filter(|accept| !accept.trim().is_empty())
+    else {
+        return Some(MediaType::Json);
+    };
+    let graphql = quality(accept, GRAPHQL_RESPONSE_JSON).filter(|(q, _)| *q > 0.0);
+    let json = quality(accept, JSON).filter(|(q, _)| *q > 0.0);
+    match (graphql, json) {
+        (Some((graphql_q, true)), json) if json.is_none_or(|(json_q, _)| graphql_q >= json_q) => {
+            Some(MediaType::GraphqlResponseJson)
+        }
+        (_, Some(_)) => Some(MediaType::Json),
+        (Some(_), None) => Some(MediaType::GraphqlResponseJson),
+        (None, None) => None,
+    }
+}
+
+/// Whether `Accept` prefers an HTML page (a browser) over our JSON: `text/html` named outright,
+/// with a higher q than either JSON type.
+pub fn prefers_html(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((html, true)) = quality(accept, "text/html") else {
+        return false;
+    };
+    let best_json = [GRAPHQL_RESPONSE_JSON, JSON]
+        .iter()
+        .filter_map(|media| quality(accept, media))
+        .map(|(q, _)| q)
+        .fold(0.0, f32::max);
+    html > best_json
+}
+
+pub fn not_acceptable() -> Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        code::NOT_ACCEPTABLE,
+        "accept application/graphql-response+json or application/json",
+    )
+}
+
+/// A request that did not run at all: it did not parse or validate, or its variables or its
+/// persisted query did not fit. Its errors have no path.
+fn did_not_run(response: &GraphqlResponse) -> bool {
+    !response.errors.is_empty()
+        && response.errors.iter().all(|error| {
+            error.path.is_empty()
+                && matches!(
+                    error.extensions.as_ref().and_then(|extensions| extensions.get("code")),
+                    Some(async_graphql::Value::String(code)) if matches!(code.as_str(),
+                        code::GRAPHQL_PARSE_FAILED
+                            | code::GRAPHQL_VALIDATION_FAILED
+                            | code::BAD_USER_INPUT
+                            | code::BAD_REQUEST
+                            | code::PERSISTED_QUERY_NOT_FOUND
+                            | code::PERSISTED_QUERY_NOT_SUPPORTED)
+                )
+        })
+}
+
+/// The HTTP answer for GraphQL's, in `media`.
+pub fn respond(batch: BatchResponse, media: MediaType) -> Response {
+    let (status, body) = match (&batch, media) {
+        (BatchResponse::Single(response), MediaType::GraphqlResponseJson)
+            if did_not_run(response) =>
+        {
+            // No `data` at all: nothing ran.
+            let errors = serde_json::json!({ "errors": response.errors });
+            (StatusCode::BAD_REQUEST, serde_json::to_vec(&errors))
+        }
+        _ => (StatusCode::OK, serde_json::to_vec(&batch)),
+    };
+    let Ok(body) = body else {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code::INTERNAL_SERVER_ERROR,
+            "internal server error",
+        );
+    };
+    let content_type = match media {
+        MediaType::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+        MediaType::Json => JSON,
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::VARY, HeaderValue::from_static("accept")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_client_gets_what_it_accepts() {
+        use MediaType::*;
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Json));
+        assert_eq!(negotiate(&accept("*/*")), Some(Json));
+        assert_eq!(negotiate(&accept("application/json")), Some(Json));
+        assert_eq!(
+            negotiate(&accept(GRAPHQL_RESPONSE_JSON)),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
+            Some(Json)
+        );
+        assert_eq!(negotiate(&accept("text/html")), None);
+        assert_eq!(negotiate(&accept("application/json;q=0")), None);
+    }
+
+    #[test]
+    fn browsers_prefer_the_page() {
+        assert!(prefers_html(&accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        )));
+        assert!(!prefers_html(&accept("*/*")));
+        assert!(!prefers_html(&accept("application/json")));
+        assert!(!prefers_html(&HeaderMap::new()));
+    }
+}
