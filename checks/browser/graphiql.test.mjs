@@ -14,139 +14,26 @@
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
+import { PASSWORD, USERNAME, runToEnd, startApi, until } from '../../scripts/start-api.mjs';
+
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const bin = path.resolve(repo, process.env.FAVORITES_API_BIN ?? 'target/release/favorites-api');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const screenshotPath = path.join(repo, 'docs', 'graphiql.png');
 
-const PASSWORD = 'browser-check-password';
 // Fixed, so the screenshot is the same from run to run (every run has a fresh database).
 const CLIENT_NAME = 'Zelda Browsercheck';
 const CLIENT_EMAIL = 'zelda@browser-check.example';
 
 const work = mkdtempSync(path.join(tmpdir(), 'favorites-browser-'));
-const children = [];
 let keepWork = true; // cleared when the test passes; the directory then goes
-let api; // { url, log }
+let api; // scripts/start-api.mjs
 let context; // the browser
-
-// --- processes -------------------------------------------------------------------------------
-
-/** Starts a process whose output is kept (and shown when something fails). */
-function start(command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
-  const log = [];
-  const keep = (chunk) => {
-    log.push(chunk.toString());
-    if (log.length > 400) log.splice(0, log.length - 400);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-    // A process that could not start has no 'exit' to wait for.
-    child.on('error', (error) => {
-      keep(`${command}: ${error.message}\n`);
-      resolve({ code: null, signal: 'spawn failed' });
-    });
-  });
-  child.log = log;
-  children.push(child);
-  return child;
-}
-
-/** Runs a command to its end; resolves with its stdout, rejects with its output. */
-async function run(command, args, { input, ...options } = {}) {
-  const child = start(command, args, options);
-  const stdout = [];
-  child.stdout.on('data', (chunk) => stdout.push(chunk));
-  child.stdin.end(input ?? '');
-  const { code, signal } = await child.exited;
-  if (code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed (${code ?? signal}):\n${child.log.join('')}`);
-  }
-  return Buffer.concat(stdout).toString();
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-// Whatever happens to this process, its children go with it.
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what, timeoutMs, check) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result) return result;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function startCatalog() {
-  const catalog = start(process.execPath, [path.join(repo, 'scripts/fake-catalog.mjs'), '--port', '0']);
-  const port = await until('the fake catalog', 10_000, () => {
-    if (catalog.exitCode !== null) throw new Error(`the fake catalog exited:\n${catalog.log.join('')}`);
-    return catalog.log.join('').match(/listening (\d+)/)?.[1];
-  });
-  return `http://127.0.0.1:${port}`;
-}
-
-async function startApi(assetsDir, catalogUrl) {
-  const hash = (await run(bin, ['hash-password', '--cost', '4'], { input: PASSWORD })).trim();
-  const port = await freePort();
-  const child = start(bin, [], {
-    cwd: work, // not the repo: its .env must not count
-    env: {
-      PATH: process.env.PATH,
-      RUST_LOG: 'warn',
-      DATABASE_URL: `sqlite://${path.join(work, 'b.db')}?mode=rwc`,
-      FAKESTOREAPI_URL: catalogUrl,
-      SECRET_KEY: 'browser-check-signing-key-0123456789abcdef',
-      MASTER_USERNAME: 'admin',
-      MASTER_PASSWORD_HASH: hash,
-      LISTEN_ADDR: `127.0.0.1:${port}`,
-      GRAPHIQL_ASSETS_DIR: assetsDir,
-    },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await until('GET /readyz = 200', 30_000, async () => {
-    if (child.exitCode !== null) throw new Error(`${bin} exited:\n${child.log.join('')}`);
-    try {
-      return (await fetch(`${url}/readyz`)).status === 200;
-    } catch {
-      return false;
-    }
-  });
-  return { url, log: child.log };
-}
 
 async function graphql(query, token) {
   const headers = { 'content-type': 'application/json' };
@@ -195,24 +82,20 @@ async function execute(page, expected) {
 
 /** The assets, the fake catalog, the API with a seeded client, and the browser. */
 async function setUp() {
-  if (!existsSync(bin)) {
-    throw new Error(`no binary at ${bin}: cargo build --release, or set FAVORITES_API_BIN`);
-  }
   let assetsDir = process.env.GRAPHIQL_ASSETS_DIR;
   if (!assetsDir) {
     assetsDir = path.join(work, 'assets');
-    await run(path.join(repo, 'scripts/graphiql-assets'), [assetsDir]);
+    await runToEnd(path.join(repo, 'scripts/graphiql-assets'), [assetsDir]);
   }
-  api = await startApi(path.resolve(assetsDir), await startCatalog());
+  api = await startApi('favorites-browser-api-', {
+    env: { GRAPHIQL_ASSETS_DIR: path.resolve(assetsDir) },
+  });
   const boot = await fetch(`${api.url}/graphiql/app.js`);
   assert.equal(boot.status, 200, 'GET /graphiql/app.js: this binary does not serve it (too old?)');
 
-  const { issueToken } = await graphql(
-    `mutation { issueToken(username: "admin", password: "${PASSWORD}") { accessToken } }`,
-  );
   await graphql(
     `mutation { createClient(input: { name: "${CLIENT_NAME}", email: "${CLIENT_EMAIL}" }) { id } }`,
-    issueToken.accessToken,
+    api.token(),
   );
 
   context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
@@ -234,8 +117,8 @@ async function setUp() {
 
 after(async () => {
   await context?.close().catch(() => {});
-  const log = api?.log.join('') ?? '';
-  await Promise.all(children.map(stop));
+  const log = api?.log() ?? '';
+  await api?.stop();
   if (keepWork) {
     console.error(`kept ${work} (the profile, the database, failure.png)`);
     if (log) console.error(`favorites-api's log (last lines):\n${log.slice(-4000)}`);
@@ -302,7 +185,7 @@ test(title, { timeout: 300_000 }, async () => {
     await typeInto(
       page,
       '.graphiql-query-editor',
-      'mutation { issueToken(username: "admin", password: "' + PASSWORD + '") { accessToken expiresAt } }',
+      `mutation { issueToken(username: "${USERNAME}", password: "${PASSWORD}") { accessToken expiresAt } }`,
     );
     const issued = JSON.parse(await execute(page, /accessToken/));
     const token = issued.data?.issueToken?.accessToken;
