@@ -1,15 +1,15 @@
-//! Per-request batching (async-graphql's DataLoader, used here only as a batcher): loads made
-//! while a request resolves in parallel become one SQL statement or one catalog look-up per
-//! kind. They do not cache: a mutation followed by a read in the same document must see the
-//! write; the catalog's own cache is what saves upstream calls.
+//! Per-request batching (`batch`): loads made while a request resolves one level of its answer
+//! become one SQL statement or one catalog look-up per kind. They do not cache: a mutation
+//! followed by a read in the same document must see the write; the catalog's own cache is what
+//! saves upstream calls.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use super::batch::{BatchLoad, Batcher};
 use crate::catalog::{Catalog, CatalogError, Fresh, RequestBudget};
 use crate::db::RepoError;
 use crate::db::repositories::{clients, favorites};
@@ -20,7 +20,7 @@ pub struct ClientLoader {
     db: DatabaseConnection,
 }
 
-impl Loader<Uuid> for ClientLoader {
+impl BatchLoad<Uuid> for ClientLoader {
     type Value = Client;
     type Error = Arc<RepoError>;
 
@@ -34,7 +34,7 @@ pub struct FavoritesLoader {
     db: DatabaseConnection,
 }
 
-impl Loader<Uuid> for FavoritesLoader {
+impl BatchLoad<Uuid> for FavoritesLoader {
     type Value = Vec<Favorite>;
     type Error = Arc<RepoError>;
 
@@ -54,7 +54,7 @@ pub struct ProductLoader {
     budget: Arc<RequestBudget>,
 }
 
-impl Loader<i32> for ProductLoader {
+impl BatchLoad<i32> for ProductLoader {
     type Value = Result<Fresh<Arc<Product>>, CatalogError>;
     type Error = CatalogError;
 
@@ -78,9 +78,9 @@ impl Loader<i32> for ProductLoader {
 
 /// The loaders of one request (or one WebSocket connection).
 pub struct Loaders {
-    pub clients: DataLoader<ClientLoader>,
-    pub favorites: DataLoader<FavoritesLoader>,
-    pub products: DataLoader<ProductLoader>,
+    pub clients: Batcher<Uuid, ClientLoader>,
+    pub favorites: Batcher<Uuid, FavoritesLoader>,
+    pub products: Batcher<i32, ProductLoader>,
     /// Shared by every catalog call of the request, the product loader's included.
     pub catalog_budget: Arc<RequestBudget>,
 }
@@ -89,15 +89,12 @@ impl Loaders {
     pub fn new(db: &DatabaseConnection, catalog: &Catalog) -> Self {
         let catalog_budget = Arc::new(RequestBudget::default());
         Self {
-            clients: DataLoader::new(ClientLoader { db: db.clone() }, tokio::spawn),
-            favorites: DataLoader::new(FavoritesLoader { db: db.clone() }, tokio::spawn),
-            products: DataLoader::new(
-                ProductLoader {
-                    catalog: catalog.clone(),
-                    budget: Arc::clone(&catalog_budget),
-                },
-                tokio::spawn,
-            ),
+            clients: Batcher::new(ClientLoader { db: db.clone() }),
+            favorites: Batcher::new(FavoritesLoader { db: db.clone() }),
+            products: Batcher::new(ProductLoader {
+                catalog: catalog.clone(),
+                budget: Arc::clone(&catalog_budget),
+            }),
             catalog_budget,
         }
     }

@@ -7,6 +7,7 @@
 //! resolver cannot reach the data without going through the rules.
 
 mod access;
+mod batch;
 mod clients;
 pub mod error;
 mod favorites;

@@ -124,7 +124,7 @@ fn changed(client_id: Uuid) -> ClientChange {
 }
 
 /// The favorites of each given client, ordered by `added_at` then product id. One statement
-/// for any number of clients: this is what the favorites DataLoader calls.
+/// for any number of clients: this is what the favorites batch loader calls.
 pub async fn for_clients(
     db: &DatabaseConnection,
     client_ids: &[Uuid],
