@@ -37,12 +37,18 @@ fn has_code(error: &ServerError) -> bool {
         .is_some_and(|extensions| extensions.get("code").is_some())
 }
 
-/// Codes for what validation refused: a literal that does not fit its argument's type is the
-/// caller's input; anything else is the document.
-pub fn code_validation_errors(errors: &mut [ServerError]) {
-    for error in errors {
-        let code = if error.message.starts_with("Invalid value for argument") {
+/// Codes for a request async-graphql refused before running it: a literal that does not fit its
+/// argument's type is the caller's input, an operation name that picks no operation is the
+/// request's fault, and anything else (validation, the nesting and directive limits) the
+/// document's.
+pub fn code_refusals(errors: &mut [ServerError]) {
+    for error in errors.iter_mut().filter(|error| !has_code(error)) {
+        let code = if is_input_value_error(&error.message) {
             code::BAD_USER_INPUT
+        } else if error.message.starts_with("Unknown operation named")
+            || error.message.starts_with("Operation name required")
+        {
+            code::BAD_REQUEST
         } else {
             code::GRAPHQL_VALIDATION_FAILED
         };
@@ -50,15 +56,12 @@ pub fn code_validation_errors(errors: &mut [ServerError]) {
     }
 }
 
-/// Codes for whatever has none yet: input values that do not fit their type, refusals made
-/// before any resolver ran (an unknown operation name, a bad variables object...), and bugs.
+/// Codes for the errors of an operation that ran and have none yet: input values that do not
+/// fit their type (found while resolving), and bugs.
 pub fn code_the_rest(errors: &mut [ServerError]) {
     for error in errors.iter_mut().filter(|error| !has_code(error)) {
         let code = if is_input_value_error(&error.message) {
             code::BAD_USER_INPUT
-        } else if error.message.starts_with("The recursion depth") {
-            // async-graphql's nesting check, made before validation: the document's fault.
-            code::GRAPHQL_VALIDATION_FAILED
         } else if error.path.is_empty() {
             code::BAD_REQUEST
         } else {
@@ -70,8 +73,7 @@ pub fn code_the_rest(errors: &mut [ServerError]) {
     }
 }
 
-/// A value that does not fit its argument's type: a literal caught by validation, or a
-/// variable or argument caught while resolving.
+/// A value that does not fit its argument's type, caught while resolving.
 fn is_input_value_error(message: &str) -> bool {
     message.starts_with("Invalid value for argument")
         || message.starts_with("Failed to parse")

@@ -11,11 +11,13 @@ use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use tokio::time::Instant;
 
+use super::answer_shape::AnswerShape;
+use super::documents::ParsedDocuments;
 use super::error::{code, set_code};
+use super::operation;
 use super::persisted_queries::{PersistedQueries, Registration};
 use super::response_cache::{Key, ResponseCache};
 use super::{AppSchema, SchemaOptions};
-use super::{document_guard, operation};
 use crate::service::{Services, Session};
 use crate::telemetry::{Metrics, OperationLabel};
 
@@ -29,7 +31,8 @@ struct Inner {
     persisted: Option<PersistedQueries>,
     responses: Option<Arc<ResponseCache>>,
     metrics: Metrics,
-    introspection: bool,
+    documents: ParsedDocuments,
+    shape: AnswerShape,
 }
 
 /// In a request's data: it came by GET, so only a query may run (a mutation is refused with
@@ -58,6 +61,7 @@ impl Api {
             let cache = Arc::clone(cache);
             services.watch_changes(move |stale| cache.invalidate(&stale));
         }
+        let shape = AnswerShape::new(&schema);
         Self {
             inner: Arc::new(Inner {
                 schema,
@@ -65,7 +69,8 @@ impl Api {
                     .then(|| PersistedQueries::new(options.persisted_queries_max_bytes)),
                 responses,
                 metrics,
-                introspection: options.introspection,
+                documents: ParsedDocuments::new(options.introspection),
+                shape,
             }),
         }
     }
@@ -100,17 +105,20 @@ impl Api {
             return response;
         }
         let ticket = cached.as_ref().map(|(cache, _)| cache.ticket());
-        let query = prepared
-            .registration
-            .is_some()
-            .then(|| request.query.clone());
+        let query = request.query.clone();
+        let operation_name = request.operation_name.clone();
         if let Some(session) = &session {
             request.data.insert(session.clone());
         }
-        let response = self.inner.schema.execute(request).await;
+        let mut response = self.inner.schema.execute(request).await;
+        self.inner.shape.finish(
+            &mut response,
+            || self.inner.documents.get(&query).ok(),
+            operation_name.as_deref(),
+        );
         let label = label(authenticated, is_valid(&response), prepared.name.as_deref());
-        if let (OperationLabel::Named(_) | OperationLabel::Unnamed, Some(registration), Some(query)) =
-            (&label, prepared.registration, query)
+        if let (OperationLabel::Named(_) | OperationLabel::Unnamed, Some(registration)) =
+            (&label, prepared.registration)
             && let Some(persisted) = &self.inner.persisted
         {
             persisted.register(registration, &query);
@@ -129,7 +137,7 @@ impl Api {
             Some(persisted) => persisted.resolve(request)?,
             None => None,
         };
-        let document = document_guard::check(&request.query, self.inner.introspection)?;
+        let document = self.inner.documents.get(&request.query)?;
         operation::check_variables(request, &document)?;
         let name = operation::name(request, &document);
         let is_query = operation::is_query(request, &document);
@@ -187,7 +195,7 @@ impl Executor for Api {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let started = Instant::now();
-        let document = match document_guard::check(&request.query, self.inner.introspection) {
+        let document = match self.inner.documents.get(&request.query) {
             Ok(document) => document,
             Err(error) => {
                 let response = Response::from_errors(vec![error]);
@@ -201,6 +209,9 @@ impl Executor for Api {
             return stream::once(async move { response }).boxed();
         }
         let name = operation::name(&request, &document);
+        let operation_name = request.operation_name.clone();
+        // Each event is shaped as an answer is; the document is the subscription's for its life.
+        let kept = document.clone();
         request.set_parsed_query(document);
         let authenticated = session_data
             .as_deref()
@@ -211,9 +222,19 @@ impl Executor for Api {
             started,
             &Response::default(),
         );
+        let inner = Arc::clone(&self.inner);
         self.inner
             .schema
             .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(move |mut response| {
+                inner.shape.finish(
+                    &mut response,
+                    || Some(kept.clone()),
+                    operation_name.as_deref(),
+                );
+                response
+            })
+            .boxed()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod answer_shape;
 mod document_guard;
+mod documents;
 pub mod error;
 mod executor;
 mod mutation;
@@ -86,7 +87,6 @@ fn with_contract(builder: Builder) -> Builder {
         .override_output_type_description::<uuid::Uuid>(
             "A UUID in its canonical hyphenated form (`0193a5f2-7c1e-7d3a-9f00-123456789abc`).",
         )
-        .extension(answer_shape::AnswerShape)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)

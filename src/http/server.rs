@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use super::admission::{Admission, default_concurrency};
 use super::graphiql::MissingAssets;
 use super::serve::{ConnectionLimits, fit_to_file_limit, serve};
-use super::{AppState, GraphiqlPage, HttpLimits, WebSocketLimits, router};
+use super::{AppState, GraphiqlPage, HttpLimits, Shared, WebSocketLimits, router};
 use crate::auth::{
     AdminLogin, IdentityProvider, IdentityProviderSettings, LoginThrottle, TokenIssuer,
 };
@@ -175,7 +175,7 @@ impl Application {
         Ok(Self {
             listener,
             local_addr,
-            state: AppState {
+            state: AppState::new(Shared {
                 api,
                 services,
                 limits: HttpLimits {
@@ -202,7 +202,7 @@ impl Application {
                     };
                     Admission::new(running, settings.max_queued_requests)
                 },
-            },
+            }),
             connections: ConnectionLimits {
                 max_connections: fit_to_file_limit(
                     settings.max_connections,
