@@ -83,18 +83,16 @@ async fn serve() -> Result<(), String> {
 async fn migrate() -> Result<(), String> {
     let target = DatabaseTarget::load().map_err(|error| error.to_string())?;
     crate::telemetry::init(crate::telemetry::DEFAULT_LOG_FILTER);
-    let connection = db::connect(
-        &DatabaseSettings {
-            url: &target.database_url,
-            max_connections: 1,
-            acquire_timeout: std::time::Duration::from_secs(10),
-            schema: target.database_schema.as_deref(),
-        },
-        StatementCounter::default(),
-    )
-    .await
-    .map_err(|error| format!("cannot connect to the database: {error}"))?;
-    db::run_migrations(&connection).await.map_err(|error| {
+    let database = DatabaseSettings {
+        url: &target.database_url,
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(10),
+        schema: target.database_schema.as_deref(),
+    };
+    let connection = db::connect(&database, StatementCounter::default())
+        .await
+        .map_err(|error| format!("cannot connect to the database: {error}"))?;
+    db::run_migrations(&connection, &database).await.map_err(|error| {
         format!(
             "migration failed: {}",
             target.database_url.scrub(&error.to_string())

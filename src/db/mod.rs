@@ -4,16 +4,17 @@
 pub mod changes;
 pub mod entities;
 mod error;
+mod migrate;
 pub mod repositories;
 
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, DatabaseConnection};
 
 use crate::config::DatabaseUrl;
 
 pub use error::RepoError;
+pub use migrate::run_migrations;
 
 /// Counts the SQL statements the service sends, for tests and for operators (`/metrics`).
 #[derive(Clone, Debug, Default)]
@@ -50,6 +51,7 @@ pub fn pool_usage(connection: &DatabaseConnection) -> (u32, u32) {
     (size.saturating_sub(idle), idle)
 }
 
+#[derive(Clone, Copy)]
 pub struct DatabaseSettings<'a> {
     pub url: &'a DatabaseUrl,
     pub max_connections: u32,
@@ -97,6 +99,3 @@ pub async fn connect(
     Ok(connection)
 }
 
-pub async fn run_migrations(connection: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(connection, None).await
-}

@@ -11,6 +11,7 @@ mod database_faults;
 mod errors;
 mod fake_catalog;
 mod favorites;
+mod fleet_start;
 mod frontend;
 mod generative;
 mod graphql_over_http;
