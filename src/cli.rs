@@ -92,12 +92,14 @@ async fn migrate() -> Result<(), String> {
     let connection = db::connect(&database, StatementCounter::default())
         .await
         .map_err(|error| format!("cannot connect to the database: {error}"))?;
-    db::run_migrations(&connection, &database).await.map_err(|error| {
-        format!(
-            "migration failed: {}",
-            target.database_url.scrub(&error.to_string())
-        )
-    })?;
+    db::run_migrations(&connection, &database)
+        .await
+        .map_err(|error| {
+            format!(
+                "migration failed: {}",
+                target.database_url.scrub(&error.to_string())
+            )
+        })?;
     println!("migrations applied");
     Ok(())
 }

@@ -93,6 +93,8 @@ declare_settings! {
     WEBSOCKET_MAX_MESSAGE_BYTES => websocket_max_message_bytes: usize = Value("65536"), number(1_024..=16 * MIB);
     /// WebSockets that have not yet authenticated (sent `connection_init`) at most; beyond it the upgrade is refused with 503
     WEBSOCKET_MAX_UNAUTHENTICATED => websocket_max_unauthenticated: usize = Value("256"), number(1..=100_000);
+    /// after SIGTERM, how long the instance reports not ready (`/readyz` 503 "draining") while it keeps serving, so that a load balancer's health check takes it out first; then it stops accepting. A second signal cuts it short
+    SHUTDOWN_DRAIN_MS => shutdown_drain: Duration = Value("5000"), millis(0..=600_000);
     /// the longest a request may run (also the grace period at shutdown)
     REQUEST_TIMEOUT_MS => request_timeout: Duration = Value("10000"), millis(1..=600_000);
     /// largest request body (413 beyond)

@@ -68,7 +68,10 @@ async fn migrate_locked(session: &DatabaseConnection, key: i64) -> Result<(), Db
 /// One lock per schema (tests and tenants migrate their schemas independently), stable across
 /// versions of the service.
 fn lock_key(schema: Option<&str>) -> i64 {
-    let digest = Sha256::digest(format!("favorites-api migrations {}", schema.unwrap_or("public")));
+    let digest = Sha256::digest(format!(
+        "favorites-api migrations {}",
+        schema.unwrap_or("public")
+    ));
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first)

@@ -98,4 +98,3 @@ pub async fn connect(
     connection.set_metric_callback(move |_| counter.increment());
     Ok(connection)
 }
-

@@ -13,8 +13,15 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers.
+/// The database answers, and the instance is not shutting down (a load balancer should stop
+/// sending to a draining instance before it stops accepting).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.lifecycle.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        );
+    }
     match state.services.database_ready().await {
         Ok(()) => (
             StatusCode::OK,

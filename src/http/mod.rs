@@ -11,6 +11,7 @@ mod graphiql;
 mod graphql;
 mod graphql_request;
 mod health;
+mod lifecycle;
 mod metrics;
 mod middleware;
 mod negotiation;
@@ -36,6 +37,7 @@ use crate::service::Services;
 use crate::telemetry::Metrics;
 
 pub use graphiql::{ASSET_FILES as GRAPHIQL_ASSET_FILES, GraphiqlPage};
+pub use lifecycle::Lifecycle;
 pub use server::{Application, StartupError};
 
 /// What every handler shares, behind one `Arc`: axum clones the state for each extractor of
@@ -67,6 +69,7 @@ pub struct Shared {
     pub metrics: Metrics,
     pub websockets: WebSocketLimits,
     pub admission: admission::Admission,
+    pub lifecycle: Lifecycle,
 }
 
 /// What keeps WebSockets that have not authenticated yet from costing much.

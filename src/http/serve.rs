@@ -4,7 +4,10 @@
 //! - a cap on open connections, WebSockets included (`ConnectionSlot`): beyond it, new
 //!   connections wait in the kernel's accept queue instead of taking file descriptors;
 //! - HTTP/1.1 only: what load balancers and browsers speak to us (an HTTP/2 connection would
-//!   escape the header deadline).
+//!   escape the header deadline);
+//! - while draining, every answer says `Connection: close`, so that no client (a load
+//!   balancer's pool above all) is left holding an idle connection we are about to close: that
+//!   race is a failed request.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,6 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -23,6 +27,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
+
+use super::Lifecycle;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
@@ -48,6 +54,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    lifecycle: Lifecycle,
     stop: impl Future<Output = ()>,
     grace: Duration,
 ) {
@@ -83,10 +90,13 @@ pub async fn serve(
             stream,
             peer,
             app.clone(),
+            lifecycle.clone(),
             limits.header_timeout,
             ConnectionSlot(Arc::new(Mutex::new(Some(slot)))),
-            stop_seen.clone(),
-            open_watch.clone(),
+            Stopping {
+                seen: stop_seen.clone(),
+                _open: open_watch.clone(),
+            },
         ));
     }
     drop(listener);
@@ -100,14 +110,21 @@ pub async fn serve(
     }
 }
 
+/// A connection's view of shutdown: `seen` changes when the server stops accepting, and the
+/// server waits until every `_open` is dropped.
+struct Stopping {
+    seen: watch::Receiver<()>,
+    _open: watch::Receiver<()>,
+}
+
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
+    lifecycle: Lifecycle,
     header_timeout: Duration,
     slot: ConnectionSlot,
-    mut stop_seen: watch::Receiver<()>,
-    _open: watch::Receiver<()>,
+    mut stopping: Stopping,
 ) {
     // Small answers should not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
@@ -116,6 +133,15 @@ async fn connection(
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(request_slot.clone());
         request.map(axum::body::Body::new)
+    });
+    let service = service.map_response(move |mut response| {
+        // Not on a WebSocket's 101: its connection is the socket.
+        if lifecycle.is_draining() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     });
     let service = TowerToHyperService::new(service.map_err(|never: Infallible| match never {}));
     let mut builder = Builder::new(TokioExecutor::new()).http1_only();
@@ -126,7 +152,9 @@ async fn connection(
         .keep_alive(true);
     let mut connection =
         pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
-    let stopping = async move { while stop_seen.changed().await.is_ok() {} };
+    // Only `seen` goes into the future: `_open` must live until the connection has ended.
+    let seen = &mut stopping.seen;
+    let stopping = async move { while seen.changed().await.is_ok() {} };
     let result = tokio::select! {
         result = connection.as_mut() => result,
         () = stopping => {

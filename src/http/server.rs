@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use super::admission::{Admission, default_concurrency};
 use super::graphiql::MissingAssets;
 use super::serve::{ConnectionLimits, fit_to_file_limit, serve};
-use super::{AppState, GraphiqlPage, HttpLimits, Shared, WebSocketLimits, router};
+use super::{AppState, GraphiqlPage, HttpLimits, Lifecycle, Shared, WebSocketLimits, router};
 use crate::auth::{
     AdminLogin, IdentityProvider, IdentityProviderSettings, LoginThrottle, TokenIssuer,
 };
@@ -27,6 +27,8 @@ use crate::telemetry::Metrics;
 
 /// File descriptors kept for anything but client connections (besides the database pool).
 const FILE_RESERVE: usize = 64;
+/// How long shutdown waits for WebSockets to send their close frames.
+const SOCKETS_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long shutdown waits for the pool to close its connections.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -60,6 +62,7 @@ pub struct Application {
     connections: ConnectionLimits,
     db: DatabaseConnection,
     statements: StatementCounter,
+    drain: Duration,
 }
 
 impl Application {
@@ -79,20 +82,18 @@ impl Application {
             settings.uses_demo_password(),
         )?;
         let statements = StatementCounter::default();
-        let db = db::connect(
-            &DatabaseSettings {
-                url: &settings.database_url,
-                max_connections: settings.database_max_connections,
-                acquire_timeout: settings.database_acquire_timeout,
-                schema: settings.database_schema.as_deref(),
-            },
-            statements.clone(),
-        )
-        .await
-        .map_err(StartupError::Connect)?;
+        let database = DatabaseSettings {
+            url: &settings.database_url,
+            max_connections: settings.database_max_connections,
+            acquire_timeout: settings.database_acquire_timeout,
+            schema: settings.database_schema.as_deref(),
+        };
+        let db = db::connect(&database, statements.clone())
+            .await
+            .map_err(StartupError::Connect)?;
         let scrub = |error: sea_orm::DbErr| settings.database_url.scrub(&error.to_string());
         if settings.run_migrations {
-            db::run_migrations(&db)
+            db::run_migrations(&db, &database)
                 .await
                 .map_err(|error| StartupError::Migration(scrub(error)))?;
         }
@@ -202,6 +203,7 @@ impl Application {
                     };
                     Admission::new(running, settings.max_queued_requests)
                 },
+                lifecycle: Lifecycle::default(),
             }),
             connections: ConnectionLimits {
                 max_connections: fit_to_file_limit(
@@ -212,6 +214,7 @@ impl Application {
             },
             db,
             statements,
+            drain: settings.shutdown_drain,
         })
     }
 
@@ -228,21 +231,44 @@ impl Application {
         self.db.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM; then stops accepting, gives in-flight requests up to
-    /// the request timeout to finish, and closes the pool.
+    /// Serves until SIGINT or SIGTERM; then drains (not ready, still serving) for
+    /// `SHUTDOWN_DRAIN_MS`, stops accepting, sends WebSockets away (1001), gives in-flight
+    /// requests up to the request timeout to finish, and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let db = self.db.clone();
         let grace = self.state.limits.request_timeout;
         let connections = self.connections;
+        let lifecycle = self.state.lifecycle.clone();
+        let drain = self.drain;
+        let stop = {
+            let lifecycle = lifecycle.clone();
+            async move {
+                shutdown_signal().await;
+                lifecycle.drain();
+                tracing::info!(
+                    drain_ms = drain.as_millis() as u64,
+                    "draining: not ready, still serving"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(drain) => {}
+                    () = shutdown_signal() => tracing::info!("second signal: draining cut short"),
+                }
+                tracing::info!("no longer accepting connections; finishing in-flight requests");
+                // Once accepting has stopped, so that they reconnect elsewhere.
+                lifecycle.go_away();
+            }
+        };
         tracing::info!(addr = %self.local_addr, max_connections = connections.max_connections, "listening");
         serve(
             self.listener,
             router(self.state),
             connections,
-            shutdown_signal(),
+            lifecycle.clone(),
+            stop,
             grace,
         )
         .await;
+        lifecycle.sockets_closed(SOCKETS_CLOSE_TIMEOUT).await;
         // A connection stuck in a statement would make `close` wait for ever.
         match tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close()).await {
             Ok(Ok(())) => {}
@@ -290,5 +316,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown signal received, finishing in-flight requests");
+    tracing::info!("shutdown signal received");
 }

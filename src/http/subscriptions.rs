@@ -26,6 +26,7 @@ use super::AppState;
 use super::client_address::client_address;
 use super::connection_init::{Refusal, connection_init, is_too_big};
 use super::error::overloaded;
+use super::lifecycle::OpenSocket;
 use super::serve::ConnectionSlot;
 use super::subscription_limit::{SubscriptionLimit, Verdict};
 use crate::auth::Caller;
@@ -39,6 +40,7 @@ const TOO_MANY_REQUESTS: u16 = 4429;
 const INTERNAL_ERROR: u16 = 4500;
 /// RFC 6455: a message too big to process; the server is at capacity.
 const MESSAGE_TOO_BIG: u16 = 1009;
+const GOING_AWAY: u16 = 1001;
 const TRY_AGAIN_LATER: u16 = 1013;
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,6 +65,7 @@ pub async fn graphql_ws(
     let slot = slot.and_then(|Extension(slot)| slot.take());
     let address = client_address(peer, &headers, state.limits.trust_proxy);
     let max_bytes = state.websockets.max_message_bytes;
+    let life = state.lifecycle.socket();
     upgrade
         .max_message_size(max_bytes)
         .max_frame_size(max_bytes)
@@ -77,6 +80,7 @@ pub async fn graphql_ws(
                         address,
                         unauthenticated,
                         subscriptions,
+                        life,
                     )
                     .await;
                     drop(open);
@@ -97,6 +101,7 @@ async fn serve(
     address: std::net::IpAddr,
     unauthenticated: OwnedSemaphorePermit,
     subscriptions: SubscriptionLimit,
+    mut life: OpenSocket,
 ) {
     let (mut sink, mut stream) = socket.split();
     let init = match tokio::time::timeout(INIT_TIMEOUT, connection_init(&mut stream)).await {
@@ -201,6 +206,11 @@ async fn serve(
         }
         () = tokio::time::sleep(token_lifetime) => {
             close(&mut sink, FORBIDDEN, "Forbidden: the token expired").await;
+        }
+        // graphql-ws reconnects after 1001 (through the load balancer, to another instance)
+        // and subscribes again.
+        () = life.going_away() => {
+            close(&mut sink, GOING_AWAY, "Going away: the server is restarting").await;
         }
     }
 }

@@ -167,6 +167,42 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Sends the process a signal (`"-TERM"`, `"-INT"`).
+    pub async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .expect("kill runs");
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
+    /// Waits up to `within` for the process to exit.
+    pub async fn exit_status(&mut self, within: Duration) -> ExitStatus {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .expect("the process exits in time")
+            .expect("its status")
+    }
+
+    /// An admin token, through the REST door.
+    pub async fn admin_token(&self) -> String {
+        let login: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/master-token", self.base))
+            .json(&serde_json::json!({ "username": ADMIN, "password": crate::helpers::PASSWORD }))
+            .send()
+            .await
+            .expect("the login answers")
+            .json()
+            .await
+            .expect("a JSON login");
+        login["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {login}"))
+            .to_owned()
+    }
+
     fn status_field(&self, field: &str) -> u64 {
         let pid = self.child.id().expect("running");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");

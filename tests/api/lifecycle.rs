@@ -1,14 +1,20 @@
-//! The real binary under SIGTERM and SIGINT: in-flight requests finish, then it exits 0.
+//! The real binary under SIGTERM and SIGINT: it drains first (not ready, still serving), sends
+//! WebSockets away with 1001, lets in-flight requests finish, then exits 0.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::process::Command;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wiremock::ResponseTemplate;
 
+use crate::binary::Server;
 use crate::fake_catalog::{FakeCatalog, fixture_products};
 use crate::helpers::{ADMIN, PASSWORD, password_hash};
+use crate::subscriptions::subscribe;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -54,6 +60,8 @@ async fn stop_with(signal: &str) {
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("UPSTREAM_TIMEOUT_MS", "5000")
         .env("RUST_LOG", "warn")
+        // No draining: this is about what is in flight when accepting stops.
+        .env("SHUTDOWN_DRAIN_MS", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -119,4 +127,72 @@ async fn stop_with(signal: &str) {
         "no longer listening"
     );
     let _ = std::fs::remove_dir_all(&workdir);
+}
+
+#[tokio::test]
+async fn sigterm_drains_first_then_sends_websockets_away() {
+    let drain = Duration::from_millis(1_500);
+    let drain_ms = drain.as_millis().to_string();
+    let mut server = Server::start(&[("SHUTDOWN_DRAIN_MS", drain_ms.as_str())]).await;
+    let base = format!("http://{}", server.address());
+    let token = server.admin_token().await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": r#"mutation { createClient(input: {name: "Ana", email: "ana@example.com"}) { id } }"# }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client = created["data"]["createClient"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let mut socket = subscribe(&base, &token, &client).await;
+
+    let signalled = Instant::now();
+    server.signal("-TERM").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({ "status": "draining" })
+    );
+    // Still serving, and asking the caller not to keep the connection.
+    let answer = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["connection"], "close");
+    assert_eq!(
+        answer.json::<Value>().await.unwrap(),
+        json!({ "data": { "viewer": null } })
+    );
+
+    let close = loop {
+        let message = tokio::time::timeout(drain * 3, socket.next())
+            .await
+            .expect("the socket is closed in time");
+        match message {
+            Some(Ok(Message::Close(frame))) => break frame.map(|frame| frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(close, Some(CloseCode::Away));
+    assert!(
+        signalled.elapsed() >= drain,
+        "WebSockets are sent away only once draining is over ({:?})",
+        signalled.elapsed()
+    );
+    let status = server.exit_status(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status}");
 }
