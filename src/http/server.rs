@@ -242,8 +242,9 @@ impl Application {
         let drain = self.drain;
         let stop = {
             let lifecycle = lifecycle.clone();
+            let mut signals = StopSignals::new();
             async move {
-                shutdown_signal().await;
+                signals.next().await;
                 lifecycle.drain();
                 tracing::info!(
                     drain_ms = drain.as_millis() as u64,
@@ -251,7 +252,7 @@ impl Application {
                 );
                 tokio::select! {
                     () = tokio::time::sleep(drain) => {}
-                    () = shutdown_signal() => tracing::info!("second signal: draining cut short"),
+                    () = signals.next() => tracing::info!("second signal: draining cut short"),
                 }
                 tracing::info!("no longer accepting connections; finishing in-flight requests");
                 // Once accepting has stopped, so that they reconnect elsewhere.
@@ -291,30 +292,57 @@ fn catalog_source(settings: &Settings) -> Result<Arc<dyn ProductSource>, Catalog
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
+/// SIGINT and SIGTERM, listened to from start to end: a listener made after a signal came
+/// would hear that signal again.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for {name}");
+                    None
+                }
+            };
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// The next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn heard(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = heard(&mut self.interrupt) => {},
+                () = heard(&mut self.terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }
