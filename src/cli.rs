@@ -66,7 +66,7 @@ fn with_runtime(task: impl Future<Output = Result<(), String>>) -> Result<(), St
 
 async fn serve() -> Result<(), String> {
     let loaded = Settings::load().map_err(|error| error.to_string())?;
-    crate::telemetry::init(&loaded.settings.log_filter);
+    let _traces = crate::telemetry::init(&loaded.settings.log_filter, loaded.settings.log_format);
     // Which layer won for each secret (never its value): a real secret shadowed by a demo one
     // is visible here.
     for (key, source) in &loaded.secret_sources {
@@ -82,7 +82,10 @@ async fn serve() -> Result<(), String> {
 
 async fn migrate() -> Result<(), String> {
     let target = DatabaseTarget::load().map_err(|error| error.to_string())?;
-    crate::telemetry::init(crate::telemetry::DEFAULT_LOG_FILTER);
+    let _traces = crate::telemetry::init(
+        crate::telemetry::DEFAULT_LOG_FILTER,
+        crate::telemetry::LogFormat::Text,
+    );
     let database = DatabaseSettings {
         url: &target.database_url,
         max_connections: 1,

@@ -10,8 +10,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use tracing::Instrument;
+use tracing::field::Empty;
+
 use super::source::ProductSource;
 use super::{CatalogBuildError, CatalogError, Product, Rating};
+use crate::telemetry::traces;
 
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -38,15 +42,51 @@ impl FakeStoreApi {
         })
     }
 
-    /// GETs `path` and reads a `T`; a 404 or an empty (or `null`) body is `None`.
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, CatalogError> {
-        let mut response = self
+    /// GETs `path` (of `route`, the span's name) and reads a `T`; a 404 or an empty (or
+    /// `null`) body is `None`. Traced as a client span that carries the trace on.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        path: &str,
+    ) -> Result<Option<T>, CatalogError> {
+        let span = if traces::enabled() {
+            tracing::info_span!(
+                "catalog",
+                otel.name = route,
+                otel.kind = "client",
+                http.request.method = "GET",
+                url.path = path,
+                http.response.status_code = Empty,
+                otel.status_code = Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let outcome = self.fetch(path, &span).instrument(span.clone()).await;
+        if outcome.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        outcome
+    }
+
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        span: &tracing::Span,
+    ) -> Result<Option<T>, CatalogError> {
+        let mut request = self
             .http
             .get(format!("{}{path}", self.base_url))
-            .send()
+            .build()
+            .map_err(CatalogError::transport)?;
+        traces::propagate(request.headers_mut());
+        let mut response = self
+            .http
+            .execute(request)
             .await
             .map_err(CatalogError::transport)?;
         let status = response.status();
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -84,12 +124,16 @@ impl ProductSource for FakeStoreApi {
         if id < 1 {
             return Ok(None);
         }
-        let product = self.get::<WireProduct>(&format!("/products/{id}")).await?;
+        let product = self
+            .get::<WireProduct>("GET /products/{id}", &format!("/products/{id}"))
+            .await?;
         Ok(product.map(Product::from))
     }
 
     async fn catalog(&self) -> Result<Vec<Product>, CatalogError> {
-        let products = self.get::<Vec<WireProduct>>("/products").await?;
+        let products = self
+            .get::<Vec<WireProduct>>("GET /products", "/products")
+            .await?;
         Ok(products
             .unwrap_or_default()
             .into_iter()

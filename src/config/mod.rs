@@ -19,7 +19,7 @@ pub use layers::Source;
 pub use settings::{
     DEFAULT_LOG_FILTER, KEYS, MAX_TOKEN_EXPIRE_MINUTES, MIN_SECRET_KEY_BYTES, Settings,
 };
-pub use values::{CatalogSource, CorsOrigins, DatabaseKind, DatabaseUrl};
+pub use values::{CatalogSource, CorsOrigins, DatabaseKind, DatabaseUrl, LogFormat};
 
 use layers::Layers;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::values::{CatalogSource, CorsOrigins, DatabaseUrl};
+use super::values::{CatalogSource, CorsOrigins, DatabaseUrl, LogFormat};
 
 /// Reads a setting's text (`None`: nobody set it and it has no default).
 pub trait Parse {
@@ -201,6 +201,10 @@ pub fn cors_origins() -> Text<impl Fn(&str) -> Result<CorsOrigins, String>> {
 
 pub fn catalog_source() -> Text<impl Fn(&str) -> Result<CatalogSource, String>> {
     text(CatalogSource::parse)
+}
+
+pub fn log_format() -> Text<impl Fn(&str) -> Result<LogFormat, String>> {
+    text(LogFormat::parse)
 }
 
 #[cfg(test)]

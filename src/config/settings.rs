@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use super::declare::Default::{Required, Unset, Value};
 use super::declare::declare_settings;
 use super::parse::*;
-use super::values::{CatalogSource, CorsOrigins, DatabaseUrl};
+use super::values::{CatalogSource, CorsOrigins, DatabaseUrl, LogFormat};
 
 /// Shortest HS256 key we accept: RFC 7518 asks for a key at least as long as the hash output.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -125,4 +125,6 @@ declare_settings! {
     REDIS_KEY_PREFIX => redis_key_prefix: String = Value("favorites-api"), word(64);
     /// log filter (tracing `EnvFilter` syntax)
     RUST_LOG => log_filter: String = Value(DEFAULT_LOG_FILTER), non_empty();
+    /// `text` (readable lines) or `json` (one object a line: time, level, message, target, and the trace and span ids when traces are on). Traces themselves follow OpenTelemetry's own variables (`OTEL_EXPORTER_OTLP_ENDPOINT`...), read from the process environment: see [Traces](#traces)
+    LOG_FORMAT => log_format: LogFormat = Value("text"), log_format();
 }

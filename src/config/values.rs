@@ -122,6 +122,25 @@ impl CatalogSource {
     }
 }
 
+/// `LOG_FORMAT`: how log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people: one readable line an event.
+    Text,
+    /// For log shippers: one JSON object a line.
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("must be one of: text, json".to_owned()),
+        }
+    }
+}
+
 /// `CORS_ALLOWED_ORIGINS`: origins as browsers send them in `Origin` (`scheme://host[:port]`),
 /// or any.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

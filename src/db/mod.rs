@@ -95,6 +95,19 @@ pub async fn connect(
             .map_err(|error| ConnectError {
                 message: settings.url.scrub(&error.to_string()),
             })?;
-    connection.set_metric_callback(move |_| counter.increment());
+    let system = if settings.url.is_sqlite() {
+        "sqlite"
+    } else {
+        "postgresql"
+    };
+    connection.set_metric_callback(move |info| {
+        counter.increment();
+        crate::telemetry::traces::record_statement(
+            &info.statement.sql,
+            info.elapsed,
+            info.failed,
+            system,
+        );
+    });
     Ok(connection)
 }

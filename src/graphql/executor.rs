@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::answer_shape::AnswerShape;
 use super::documents::ParsedDocuments;
@@ -19,7 +20,7 @@ use super::persisted_queries::{PersistedQueries, Registration};
 use super::response_cache::{Key, ResponseCache};
 use super::{AppSchema, SchemaOptions};
 use crate::service::{Services, Session};
-use crate::telemetry::{Metrics, OperationLabel};
+use crate::telemetry::{Metrics, OperationLabel, traces};
 
 #[derive(Clone)]
 pub struct Api {
@@ -75,7 +76,7 @@ impl Api {
         }
     }
 
-    async fn run(&self, mut request: Request) -> Response {
+    async fn run(&self, mut request: Request, span: &tracing::Span) -> Response {
         let started = Instant::now();
         // A log of reads of its own for this operation (a batch shares the caller's session).
         let session = session_of(&request.data).map(Session::for_operation);
@@ -88,6 +89,7 @@ impl Api {
                 return response;
             }
         };
+        describe(span, &prepared);
         if !prepared.is_query && request.data.contains_key(&TypeId::of::<ReadOnly>()) {
             let mut error = ServerError::new("only queries may run over GET; POST mutations", None);
             set_code(&mut error, code::METHOD_NOT_ALLOWED);
@@ -127,7 +129,43 @@ impl Api {
             cache.put(key, ticket, &response, session.take_reads());
         }
         self.count(label, started, &response);
+        if !response.errors.is_empty() {
+            span.record("otel.status_code", "ERROR");
+            span.record("graphql.errors", response.errors.len());
+        }
         response
+    }
+
+    /// The operation's span, named after what the document asks for (a span's name is fixed
+    /// once it starts); never its variables. A persisted query's hash alone is named later,
+    /// by its attributes only.
+    fn operation_span(&self, request: &Request) -> tracing::Span {
+        let described = self
+            .inner
+            .documents
+            .get(&request.query)
+            .ok()
+            .map(|document| {
+                let kind = if operation::is_query(request, &document) {
+                    "query"
+                } else {
+                    "mutation"
+                };
+                (kind, operation::name(request, &document))
+            });
+        let name = match &described {
+            Some((kind, Some(name))) => format!("{kind} {name}"),
+            Some((kind, None)) => (*kind).to_owned(),
+            None => "graphql".to_owned(),
+        };
+        tracing::info_span!(
+            "graphql",
+            otel.name = name,
+            graphql.operation.type = tracing::field::Empty,
+            graphql.operation.name = tracing::field::Empty,
+            graphql.errors = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        )
     }
 
     /// Fills in a persisted query, checks and parses the document (handing the parse to
@@ -185,7 +223,11 @@ impl Api {
 
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
-        self.run(request).await
+        if !traces::enabled() {
+            return self.run(request, &tracing::Span::none()).await;
+        }
+        let span = self.operation_span(&request);
+        self.run(request, &span).instrument(span.clone()).await
     }
 
     /// Subscriptions: the same guard, counted once when they start.
@@ -235,6 +277,22 @@ impl Executor for Api {
                 response
             })
             .boxed()
+    }
+}
+
+/// Describes the operation in its span's attributes.
+fn describe(span: &tracing::Span, prepared: &Prepared) {
+    if span.is_disabled() {
+        return;
+    }
+    let kind = if prepared.is_query {
+        "query"
+    } else {
+        "mutation"
+    };
+    span.record("graphql.operation.type", kind);
+    if let Some(name) = &prepared.name {
+        span.record("graphql.operation.name", name.as_str());
     }
 }
 

@@ -15,6 +15,7 @@ mod lifecycle;
 mod metrics;
 mod middleware;
 mod negotiation;
+mod request_span;
 mod serve;
 mod server;
 mod subscription_limit;
@@ -29,7 +30,6 @@ use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::predicate::SizeAbove;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
-use tower_http::trace::TraceLayer;
 
 use crate::config::CorsOrigins;
 use crate::graphql::Api;
@@ -153,6 +153,6 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             metrics::count_responses,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(request_span::layer())
         .with_state(state)
 }

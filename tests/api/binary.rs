@@ -54,7 +54,7 @@ pub struct Server {
     child: Child,
     pub base: String,
     stderr: Arc<Mutex<String>>,
-    _catalog: FakeCatalog,
+    pub catalog: FakeCatalog,
     _dir: WorkDir,
 }
 
@@ -154,7 +154,7 @@ impl Server {
             child,
             base,
             stderr,
-            _catalog: catalog,
+            catalog,
             _dir: dir,
         })
     }

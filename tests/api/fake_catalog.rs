@@ -124,6 +124,14 @@ impl FakeCatalog {
             .collect()
     }
 
+    /// Every request received, headers included, in order.
+    pub async fn received(&self) -> Vec<wiremock::Request> {
+        self.server
+            .received_requests()
+            .await
+            .expect("the fake catalog records requests")
+    }
+
     pub async fn requests(&self) -> usize {
         self.server
             .received_requests()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
 
 use super::super::breaker::CircuitBreaker;
 use super::super::layer::Copy;
@@ -16,7 +17,7 @@ use super::super::policy::Policy;
 use super::entry::SharedKey;
 use super::scripts::{POLL_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT};
 use crate::sync::lock;
-use crate::telemetry::CatalogMetrics;
+use crate::telemetry::{CatalogMetrics, traces};
 
 /// The longest any Redis command may take: well under what a cache is worth waiting for.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
@@ -97,7 +98,7 @@ impl Redis {
         }
         invocation.arg(first.max_bytes());
         let values = self
-            .run(|mut connection| async move {
+            .run("EVALSHA read", |mut connection| async move {
                 invocation
                     .invoke_async::<Vec<Option<String>>>(&mut connection)
                     .await
@@ -131,7 +132,9 @@ impl Redis {
                 .ignore();
         }
         let _ = self
-            .run(|mut connection| async move { pipeline.query_async::<()>(&mut connection).await })
+            .run("SET", |mut connection| async move {
+                pipeline.query_async::<()>(&mut connection).await
+            })
             .await;
     }
 
@@ -147,7 +150,7 @@ impl Redis {
             .key(self.lock_key(&name))
             .arg(key.max_bytes());
         let (value, lock) = self
-            .run(|mut connection| async move {
+            .run("EVALSHA poll", |mut connection| async move {
                 invocation
                     .invoke_async::<(Option<String>, Option<String>)>(&mut connection)
                     .await
@@ -177,7 +180,7 @@ impl Redis {
             .arg("PX")
             .arg(millis(life));
         let set = self
-            .run(|mut connection| async move {
+            .run("SET NX", |mut connection| async move {
                 command.query_async::<redis::Value>(&mut connection).await
             })
             .await?;
@@ -193,15 +196,39 @@ impl Redis {
         let (marker, life) = leave.unwrap_or(("", Duration::ZERO));
         let mut invocation = self.release.prepare_invoke();
         invocation.key(key).arg(token).arg(marker).arg(millis(life));
-        let _ =
-            self.run(|mut connection| async move {
+        let _ = self
+            .run("EVALSHA release", |mut connection| async move {
                 invocation.invoke_async::<i64>(&mut connection).await
             })
             .await;
     }
 
-    /// Runs one command within `COMMAND_TIMEOUT`, unless the breaker keeps Redis alone.
-    async fn run<T, F, Fut>(&self, command: F) -> Result<T, RedisUnavailable>
+    /// Runs one command (`name`, for its span) within `COMMAND_TIMEOUT`, unless the breaker
+    /// keeps Redis alone.
+    async fn run<T, F, Fut>(&self, name: &'static str, command: F) -> Result<T, RedisUnavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        if !traces::enabled() {
+            return self.run_untraced(command).await;
+        }
+        let span = tracing::info_span!(
+            "redis",
+            otel.name = %format_args!("redis {name}"),
+            otel.kind = "client",
+            db.system.name = "redis",
+            db.operation.name = name,
+            otel.status_code = tracing::field::Empty,
+        );
+        let outcome = self.run_untraced(command).instrument(span.clone()).await;
+        if outcome.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        outcome
+    }
+
+    async fn run_untraced<T, F, Fut>(&self, command: F) -> Result<T, RedisUnavailable>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
