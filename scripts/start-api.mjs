@@ -8,6 +8,9 @@
 //
 // FAVORITES_API_BIN names another binary (default target/release/favorites-api, from the repo
 // root). Start-up failures throw with the server's (or the catalog's) output.
+//
+// For a check that runs its own processes (checks/rolling/: two instances and HAProxy), the
+// pieces are exported too: startProcess, stopProcess, freePort, startCatalog.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -181,3 +184,5 @@ export async function startApi(prefix, { env = {} } = {}) {
     throw error;
   }
 }
+
+export { start as startProcess, stop as stopProcess, freePort, startCatalog };
