@@ -3,21 +3,14 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
 use crate::binary::{SECRET, Server};
 use crate::helpers::PASSWORD;
+use crate::traces::collector;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn json_lines_carry_trace_ids_and_no_secret() {
-    let collector = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/traces"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&collector)
-        .await;
+    let collector = collector().await;
     let endpoint = collector.uri();
     let mut server = Server::start(&[
         ("LOG_FORMAT", "json"),

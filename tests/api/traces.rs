@@ -15,7 +15,7 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 /// A receiver of OTLP/HTTP exports.
-async fn collector() -> MockServer {
+pub async fn collector() -> MockServer {
     let collector = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/traces"))
