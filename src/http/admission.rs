@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::overloaded;
 
@@ -45,28 +45,82 @@ pub fn default_concurrency() -> usize {
 }
 
 pub async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
-    let permit = match Arc::clone(&admission.running).try_acquire_owned() {
-        Ok(permit) => permit,
-        Err(_) => {
-            if admission.queued.fetch_add(1, Ordering::AcqRel) >= admission.max_queued {
-                admission.queued.fetch_sub(1, Ordering::AcqRel);
-                return refused();
-            }
-            let waited =
-                tokio::time::timeout(QUEUE_WAIT, Arc::clone(&admission.running).acquire_owned())
-                    .await;
-            admission.queued.fetch_sub(1, Ordering::AcqRel);
-            match waited {
-                Ok(Ok(permit)) => permit,
-                _ => return refused(),
-            }
-        }
+    let Some(permit) = admission.turn().await else {
+        return refused();
     };
     let response = next.run(request).await;
     drop(permit);
     response
 }
 
+impl Admission {
+    /// A turn to work: at once, after a short wait in the queue, or `None` (refused).
+    async fn turn(&self) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = Arc::clone(&self.running).try_acquire_owned() {
+            return Some(permit);
+        }
+        let _place = QueuePlace::take(&self.queued, self.max_queued)?;
+        // `_place` is given back however this ends, a caller that went away included: a place
+        // kept by a dropped request would shrink the queue for good.
+        tokio::time::timeout(QUEUE_WAIT, Arc::clone(&self.running).acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+/// A place in the queue, given back when dropped.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl<'a> QueuePlace<'a> {
+    fn take(queued: &'a AtomicUsize, max_queued: usize) -> Option<Self> {
+        let place = Self(queued);
+        (queued.fetch_add(1, Ordering::AcqRel) < max_queued).then_some(place)
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn refused() -> Response {
     overloaded("the server is at capacity; retry shortly")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_caller_that_goes_away_while_queued_gives_its_place_back() {
+        let admission = Admission::new(1, 1);
+        let running = admission.turn().await.expect("a turn at once");
+        let queued = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.turn().await.is_some() }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(admission.queued.load(Ordering::Acquire), 1);
+        queued.abort();
+        let _ = queued.await;
+        assert_eq!(admission.queued.load(Ordering::Acquire), 0);
+        // The place is free again: the next caller queues, and gets the turn when it frees.
+        let next = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.turn().await.is_some() }
+        });
+        tokio::task::yield_now().await;
+        drop(running);
+        assert!(next.await.expect("the task ran"), "queued, then admitted");
+    }
+
+    #[tokio::test]
+    async fn beyond_the_queue_a_caller_is_refused_at_once() {
+        let admission = Admission::new(1, 0);
+        let _running = admission.turn().await.expect("a turn at once");
+        assert!(admission.turn().await.is_none());
+        assert_eq!(admission.queued.load(Ordering::Acquire), 0);
+    }
 }
