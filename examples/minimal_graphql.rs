@@ -1,7 +1,7 @@
 //! Baseline for `bench/run`: the smallest async-graphql server worth comparing the real one
 //! with. One `Query` with `__typename` and `items` (5 items x 4 scalar fields, built per request),
 //! no extensions, no middleware, no authentication, no data loaders: axum with
-//! async-graphql-axum's `GraphQLRequest` / `GraphQLResponse` on `POST /graphql`, on the same
+//! async-graphql-axum's `GraphQLRequest` and a JSON answer on `POST /graphql`, on the same
 //! tokio runtime flavour and the same global allocator (mimalloc) as `src/main.rs`.
 //!
 //!   cargo run --release --example minimal_graphql -- 127.0.0.1:0
@@ -10,10 +10,10 @@
 //! port). Prints `listening <port>` once bound.
 
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::Router;
+use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
 use axum::routing::post;
+use axum::{Json, Router};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -46,8 +46,13 @@ impl Query {
 
 type MinimalSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
-async fn graphql(State(schema): State<MinimalSchema>, request: GraphQLRequest) -> GraphQLResponse {
-    schema.execute(request.into_inner()).await.into()
+/// Answered as `application/json`, as the real server answers a client that names no type
+/// (async-graphql-axum's `GraphQLResponse` would say `application/graphql-response+json`).
+async fn graphql(
+    State(schema): State<MinimalSchema>,
+    request: GraphQLRequest,
+) -> Json<async_graphql::Response> {
+    Json(schema.execute(request.into_inner()).await)
 }
 
 #[tokio::main]
