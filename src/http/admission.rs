@@ -15,6 +15,7 @@ use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::overloaded;
+use super::paced::Refused;
 
 /// The longest a request waits in the queue for a turn: a queued request should start about as
 /// soon as one running finishes; waiting longer means the server is behind, and saying so now
@@ -86,7 +87,10 @@ impl Drop for QueuePlace<'_> {
 }
 
 fn refused() -> Response {
-    overloaded("the server is at capacity; retry shortly")
+    let mut response = overloaded("the server is at capacity; retry shortly");
+    // The connection waits a moment before it reads the caller's next request (paced.rs).
+    response.extensions_mut().insert(Refused);
+    response
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod lifecycle;
 mod metrics;
 mod middleware;
 mod negotiation;
+mod paced;
 mod request_span;
 mod serve;
 mod server;

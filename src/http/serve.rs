@@ -5,6 +5,7 @@
 //!   connections wait in the kernel's accept queue instead of taking file descriptors;
 //! - HTTP/1.1 only: what load balancers and browsers speak to us (an HTTP/2 connection would
 //!   escape the header deadline);
+//! - a connection just refused for overload is not read again for a moment (`paced.rs`);
 //! - while draining, every answer says `Connection: close`, so that no client (a load
 //!   balancer's pool above all) is left holding an idle connection we are about to close: that
 //!   race is a failed request.
@@ -29,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
 use super::Lifecycle;
+use super::paced::{Paced, PauseReading, Refused};
 
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
@@ -134,7 +136,12 @@ async fn connection(
         request.extensions_mut().insert(request_slot.clone());
         request.map(axum::body::Body::new)
     });
+    let pause = PauseReading::default();
+    let refused = pause.clone();
     let service = service.map_response(move |mut response| {
+        if response.extensions().get::<Refused>().is_some() {
+            refused.request();
+        }
         // Not on a WebSocket's 101: its connection is the socket.
         if lifecycle.is_draining() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
             response
@@ -150,8 +157,9 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .keep_alive(true);
-    let mut connection =
-        pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+    let mut connection = pin!(
+        builder.serve_connection_with_upgrades(TokioIo::new(Paced::new(stream, pause)), service)
+    );
     // Only `seen` goes into the future: `_open` must live until the connection has ended.
     let seen = &mut stopping.seen;
     let stopping = async move { while seen.changed().await.is_ok() {} };

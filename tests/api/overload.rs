@@ -78,6 +78,61 @@ async fn work_beyond_the_limit_and_the_queue_is_refused_at_once() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_not_read_again_for_a_moment() {
+    let options = Options::default()
+        .with("MAX_CONCURRENT_REQUESTS", 1)
+        .with("MAX_QUEUED_REQUESTS", 0);
+    each_backend_with(options, |app| async move {
+        app.catalog
+            .answer_path_with(
+                "/products/7",
+                ResponseTemplate::new(200)
+                    .set_body_json(fixture_products()[6].clone())
+                    .set_delay(Duration::from_millis(3_000)),
+            )
+            .await;
+        let busy = tokio::spawn({
+            let app = app.clone();
+            async move {
+                app.http
+                    .post(format!("{}/graphql", app.address))
+                    .bearer_auth(&app.token)
+                    .json(&json!({ "query": "{ product(id: 7) { title } }" }))
+                    .send()
+                    .await
+                    .map(|response| response.status())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // One keep-alive connection that asks again as soon as it is refused.
+        let caller = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .expect("a client");
+        let started = Instant::now();
+        for _ in 0..3 {
+            let response = caller
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth(&app.token)
+                .json(&json!({ "query": "{ __typename }" }))
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()["retry-after"], "1");
+        }
+        // The first refusal is at once; each next request waited 250 ms to be read.
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "three refusals in {:?}",
+            started.elapsed()
+        );
+        assert_eq!(busy.await.expect("the task ran").expect("answered"), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn websockets_beyond_their_cap_are_closed_with_1013() {
     let options = Options::default().with("MAX_WEBSOCKET_CONNECTIONS", 2);
     each_backend_with(options, |app| async move {
