@@ -22,18 +22,9 @@ struct TraceIds {
 
 /// Copies each span's trace and span ids into its extensions when it is first entered (the
 /// OpenTelemetry span exists from then on; its own data is private to that layer).
+#[derive(Default)]
 pub struct TraceIdsLayer {
-    enabled: bool,
     dispatch: OnceLock<WeakDispatch>,
-}
-
-impl TraceIdsLayer {
-    pub fn new(enabled: bool) -> Self {
-        Self {
-            enabled,
-            dispatch: OnceLock::new(),
-        }
-    }
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceIdsLayer {
@@ -42,9 +33,6 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceIdsLayer {
     }
 
     fn on_enter(&self, id: &span::Id, context: Context<'_, S>) {
-        if !self.enabled {
-            return;
-        }
         let Some(span) = context.span(id) else {
             return;
         };

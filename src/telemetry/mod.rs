@@ -64,11 +64,8 @@ pub fn init(filter: &str, format: LogFormat) -> TracesGuard {
     // pass the dispatch on. Filtered like it (a layer without a filter would make every
     // callsite of every library live, at any level).
     let copy_ids = format == LogFormat::Json && traced;
-    let trace_ids = logs::TraceIdsLayer::new(copy_ids).with_filter(if copy_ids {
-        ours()
-    } else {
-        Targets::new()
-    });
+    let trace_ids =
+        logs::TraceIdsLayer::default().with_filter(if copy_ids { ours() } else { Targets::new() });
     // A second call (tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::registry()
         .with(logs)

@@ -133,7 +133,11 @@ async fn stop_with(signal: &str) {
 async fn sigterm_drains_first_then_sends_websockets_away() {
     let drain = Duration::from_millis(1_500);
     let drain_ms = drain.as_millis().to_string();
-    let mut server = Server::start(&[("SHUTDOWN_DRAIN_MS", drain_ms.as_str())]).await;
+    let mut server = Server::start(&[
+        ("SHUTDOWN_DRAIN_MS", drain_ms.as_str()),
+        ("RUST_LOG", "info"),
+    ])
+    .await;
     let base = format!("http://{}", server.address());
     let token = server.admin_token().await;
     let http = reqwest::Client::new();
@@ -195,4 +199,8 @@ async fn sigterm_drains_first_then_sends_websockets_away() {
     );
     let status = server.exit_status(Duration::from_secs(10)).await;
     assert!(status.success(), "{status}");
+    // One signal, one whole drain: a listener made after the signal once heard it again.
+    let log = server.stderr();
+    assert!(log.contains("draining: not ready, still serving"), "{log}");
+    assert!(!log.contains("cut short"), "{log}");
 }

@@ -10,8 +10,20 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wiremock::ResponseTemplate;
 
 use crate::fake_catalog::fixture_products;
-use crate::helpers::{Options, each_backend_with};
+use crate::helpers::{Options, TestApp, each_backend_with};
 use crate::subscriptions::{connect, receive, send};
+
+/// The catalog takes `delay` to answer for product 7: a request for it holds its turn that long.
+async fn slow_product_7(app: &TestApp, delay: Duration) {
+    app.catalog
+        .answer_path_with(
+            "/products/7",
+            ResponseTemplate::new(200)
+                .set_body_json(fixture_products()[6].clone())
+                .set_delay(delay),
+        )
+        .await;
+}
 
 #[tokio::test]
 async fn work_beyond_the_limit_and_the_queue_is_refused_at_once() {
@@ -20,14 +32,7 @@ async fn work_beyond_the_limit_and_the_queue_is_refused_at_once() {
         .with("MAX_QUEUED_REQUESTS", 1);
     each_backend_with(options, |app| async move {
         // Each request for product 7 takes a second.
-        app.catalog
-            .answer_path_with(
-                "/products/7",
-                ResponseTemplate::new(200)
-                    .set_body_json(fixture_products()[6].clone())
-                    .set_delay(Duration::from_millis(1_000)),
-            )
-            .await;
+        slow_product_7(&app, Duration::from_millis(1_000)).await;
         let requests = (0..4).map(|_| {
             let app = app.clone();
             async move {
@@ -83,14 +88,7 @@ async fn a_refused_connection_is_not_read_again_for_a_moment() {
         .with("MAX_CONCURRENT_REQUESTS", 1)
         .with("MAX_QUEUED_REQUESTS", 0);
     each_backend_with(options, |app| async move {
-        app.catalog
-            .answer_path_with(
-                "/products/7",
-                ResponseTemplate::new(200)
-                    .set_body_json(fixture_products()[6].clone())
-                    .set_delay(Duration::from_millis(3_000)),
-            )
-            .await;
+        slow_product_7(&app, Duration::from_millis(3_000)).await;
         let busy = tokio::spawn({
             let app = app.clone();
             async move {
