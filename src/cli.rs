@@ -1,13 +1,15 @@
-//! The command line: `serve` (the default), `migrate`, `print-schema`, `hash-password`.
+//! The command line: `serve` (the default), `migrate`, the generated parts of the contract
+//! (`print-schema`, `print-settings`, `print-error-codes`, `print-policy`), `hash-password`.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::Application;
 use crate::config::{DatabaseTarget, Settings};
 use crate::db::{self, DatabaseSettings, StatementCounter};
-use crate::http::Application;
+use crate::domain;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +32,14 @@ enum Command {
     PrintSchema,
     /// Write the table of settings (Markdown, as in the README) to standard output.
     PrintSettings,
+    /// Write the table of error codes (Markdown, as in the README) to standard output.
+    PrintErrorCodes {
+        /// The TypeScript SDK's list instead (sdk/typescript/src/error-codes.ts).
+        #[arg(long)]
+        typescript: bool,
+    },
+    /// Write the table of what a client token may do (Markdown, as in the README).
+    PrintPolicy,
     /// Read a password from standard input and print its bcrypt hash for MASTER_PASSWORD_HASH.
     HashPassword {
         /// bcrypt cost (4 to 31); every step doubles the work.
@@ -45,6 +55,9 @@ pub fn run() -> ExitCode {
         Command::Migrate => with_runtime(migrate()),
         Command::PrintSchema => print_schema(),
         Command::PrintSettings => print(&crate::config::markdown_table(crate::config::KEYS)),
+        Command::PrintErrorCodes { typescript: false } => print(&domain::error_code_table()),
+        Command::PrintErrorCodes { typescript: true } => print(&domain::error_code_list()),
+        Command::PrintPolicy => print(&crate::service::policy::markdown_table()),
         Command::HashPassword { cost } => hash_password(cost),
     };
     match result {
@@ -86,12 +99,7 @@ async fn migrate() -> Result<(), String> {
         crate::telemetry::DEFAULT_LOG_FILTER,
         crate::telemetry::LogFormat::Text,
     );
-    let database = DatabaseSettings {
-        url: &target.database_url,
-        max_connections: 1,
-        acquire_timeout: std::time::Duration::from_secs(10),
-        schema: target.database_schema.as_deref(),
-    };
+    let database = DatabaseSettings::for_migrations(&target);
     let connection = db::connect(&database, StatementCounter::default())
         .await
         .map_err(|error| format!("cannot connect to the database: {error}"))?;

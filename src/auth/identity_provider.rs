@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use super::AuthError;
 use super::tokens::LEEWAY_SECONDS;
+use crate::config::Settings;
 use crate::sync::{read, write};
 
 /// Past this age the keys are fetched again in the background (used meanwhile).
@@ -40,6 +41,21 @@ pub struct IdentityProviderSettings {
     pub min_refresh: Duration,
     /// The most a fetch of the JWKS may take.
     pub fetch_timeout: Duration,
+}
+
+impl IdentityProviderSettings {
+    /// `None` unless `AUTH_JWKS_URL`, `AUTH_JWT_ISSUER` and `AUTH_JWT_AUDIENCE` are all set.
+    pub fn from_settings(settings: &Settings) -> Option<Self> {
+        let (jwks_url, issuer, audience) = settings.identity_provider()?;
+        Some(Self {
+            jwks_url: jwks_url.clone(),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            email_claim: settings.auth_email_claim.clone(),
+            min_refresh: settings.auth_jwks_min_refresh,
+            fetch_timeout: settings.auth_jwks_timeout,
+        })
+    }
 }
 
 /// What a verified provider token says about its bearer.

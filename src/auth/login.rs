@@ -1,5 +1,5 @@
 //! The admin's username and password, checked with bcrypt off the async threads (~200 ms of CPU
-//! at cost 12), behind three limits: failed logins per client network (`LoginThrottle`), guesses
+//! at cost 12), behind three limits: failed logins per network (`LoginThrottle`), guesses
 //! at one username (`UsernameBackoff`), and password checks running at once (a semaphore sized
 //! to about half the cores: beyond it a login is refused at once, not queued). A check whose
 //! caller has gone finishes on the blocking pool and keeps its permit until then.
@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::username_backoff::UsernameBackoff;
 use super::{AuthError, LoginThrottle};
+use crate::config::Settings;
 
 /// What a refused login is told to wait when every password check is busy.
 const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -27,6 +28,15 @@ pub struct AdminLogin {
 }
 
 impl AdminLogin {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self::new(
+            settings.master_username.clone(),
+            settings.master_password_hash.clone(),
+            LoginThrottle::new(settings.login_max_failures_per_minute),
+            settings.login_concurrent_checks,
+        )
+    }
+
     /// `concurrent_checks` 0 means about half the cores.
     pub fn new(
         username: String,
@@ -47,20 +57,21 @@ impl AdminLogin {
         }
     }
 
-    /// Checks the credentials; a refusal by any of the limits checks nothing.
-    pub async fn check(
+    /// Checks the credentials; a refusal by any of the limits checks nothing. `peer`: the
+    /// address the attempt came from.
+    pub async fn log_in(
         &self,
-        client: IpAddr,
+        peer: IpAddr,
         username: &str,
         password: &str,
     ) -> Result<(), AuthError> {
         let limited = |retry_after| AuthError::RateLimited { retry_after };
-        self.backoff.admit(username, client).map_err(limited)?;
+        self.backoff.admit(username, peer).map_err(limited)?;
         // Before the attempt counts: a busy server must not spend the caller's budget.
         let permit = Arc::clone(&self.checks)
             .try_acquire_owned()
             .map_err(|_| limited(BUSY_RETRY_AFTER))?;
-        let attempt = self.throttle.begin(client).map_err(limited)?;
+        let attempt = self.throttle.begin(peer).map_err(limited)?;
         let hash = self.password_hash.expose_secret().to_owned();
         let password = password.to_owned();
         // The hash is checked even for an unknown user, so both take the same time.
@@ -77,7 +88,7 @@ impl AdminLogin {
             self.backoff.failed(username);
             return Err(AuthError::InvalidCredentials);
         }
-        self.backoff.succeeded(username, client);
+        self.backoff.succeeded(username, peer);
         attempt.succeeded();
         Ok(())
     }
@@ -100,14 +111,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_right_credentials_pass() {
-        login().check(LOCALHOST, "admin", "s3cret").await.unwrap();
+        login().log_in(LOCALHOST, "admin", "s3cret").await.unwrap();
     }
 
     #[tokio::test]
     async fn wrong_user_and_wrong_password_look_the_same() {
         let login = login();
-        let wrong_user = login.check(LOCALHOST, "root", "s3cret").await.unwrap_err();
-        let wrong_password = login.check(LOCALHOST, "admin", "nope").await.unwrap_err();
+        let wrong_user = login.log_in(LOCALHOST, "root", "s3cret").await.unwrap_err();
+        let wrong_password = login.log_in(LOCALHOST, "admin", "nope").await.unwrap_err();
         assert_eq!(wrong_user.to_string(), wrong_password.to_string());
     }
 }

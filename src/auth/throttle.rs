@@ -1,4 +1,4 @@
-//! At most N failed logins per client network per minute: an IPv4 address, or an IPv6 /64 (one
+//! At most N failed logins per network per minute: an IPv4 address, or an IPv6 /64 (one
 //! host usually has a whole /64, so counting single IPv6 addresses would give it billions of
 //! budgets). An attempt counts from the moment it starts (so a burst of concurrent attempts
 //! cannot slip past the count) and is forgiven when it succeeds. Over the budget, no password is

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use super::{Admin, AuthError, ClientCaller, Credential};
 
+use crate::config::Settings;
+
 pub const ISSUER: &str = crate::config::OUR_TOKEN_ISSUER;
 pub const AUDIENCE: &str = "favorites-api";
 /// Clock skew we tolerate between the machines that issue and check tokens.
@@ -49,6 +51,14 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self::new(
+            &settings.secret_key,
+            settings.master_username.clone(),
+            settings.master_token_lifetime,
+        )
+    }
+
     pub fn new(
         secret_key: &SecretString,
         admin_username: String,

@@ -1,6 +1,6 @@
 //! The in-process tier, on top of the stack: what this instance already has costs nothing.
 //! Concurrent misses for the same key share one call below (single flight), and a miss whose
-//! call fails falls back to this instance's stale copy (`Policy::or_stale`). It owns its memory
+//! call fails falls back to this instance's stale copy (`Freshness::or_stale`). It owns its memory
 //! (not a global static), so every `Catalog`, and so every test, starts cold and isolated.
 //!
 //! Look-ups are counted here, once each: `catalog_cache_hits_total` / `_misses_total`.
@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use cached::LruCache;
 use cached::prelude::*;
 
+use super::freshness::{Age, Freshness};
 use super::layer::{CatalogCopy, Copy, Layer, ProductCopy};
-use super::policy::{Age, Policy};
 use super::single_flight::SingleFlight;
 use super::{CatalogError, Product, RequestBudget};
 use crate::sync::lock;
@@ -61,7 +61,7 @@ fn record(
 
 pub struct LocalTier {
     below: Arc<dyn Layer>,
-    policy: Policy,
+    policy: Freshness,
     metrics: CatalogMetrics,
     found: Mutex<LruCache<i32, ProductCopy>>,
     /// When "no such product" was learnt, by id.
@@ -72,7 +72,7 @@ pub struct LocalTier {
 }
 
 impl LocalTier {
-    pub fn new(below: Arc<dyn Layer>, policy: Policy, metrics: CatalogMetrics) -> Self {
+    pub fn new(below: Arc<dyn Layer>, policy: Freshness, metrics: CatalogMetrics) -> Self {
         Self {
             below,
             policy,

@@ -10,15 +10,15 @@
 //!
 //! Layers 1 to 3 implement the same interface (`layer.rs`) over the one below. How long copies
 //! are good for, "no such product" included, and when a stale copy stands in for a failure, is
-//! one policy (`policy.rs`), applied by both tiers. The service's batch loader only adapts this
+//! one policy (`freshness.rs`), applied by both tiers. The service's batch loader only adapts this
 //! to async-graphql (`service/loaders.rs`).
 
 mod breaker;
 mod error;
 mod fakestore;
+mod freshness;
 mod layer;
 mod local;
-mod policy;
 mod resilience;
 mod shared;
 mod single_flight;
@@ -33,13 +33,14 @@ pub use error::{CatalogBuildError, CatalogError};
 pub use fakestore::FakeStoreApi;
 pub use resilience::RequestBudget;
 pub use shared::SharedSettings;
-pub use source::ProductSource;
+pub use source::{ProductSource, source_from_settings};
 
+use crate::config::Settings;
 use crate::telemetry::CatalogMetrics;
 use breaker::CircuitBreaker;
+use freshness::Freshness;
 use layer::Layer;
 use local::LocalTier;
-use policy::Policy;
 use resilience::Resilient;
 use shared::SharedTier;
 
@@ -55,6 +56,23 @@ pub struct CatalogSettings {
     pub breaker_cool_down: Duration,
     /// A Redis shared by every instance (`REDIS_URL`); `None` keeps product data in-process.
     pub shared: Option<SharedSettings>,
+}
+
+impl CatalogSettings {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            cache_ttl: settings.product_cache_ttl,
+            stale_for: settings.product_stale_for,
+            timeout: settings.upstream_timeout,
+            breaker_threshold: settings.upstream_breaker_threshold,
+            breaker_cool_down: settings.upstream_breaker_cool_down,
+            // Not connected here: the service starts, and answers, while Redis is down.
+            shared: settings.redis_url.clone().map(|url| SharedSettings {
+                url,
+                key_prefix: settings.redis_key_prefix.clone(),
+            }),
+        }
+    }
 }
 
 /// A value from the catalog, and until when (unix ms) it may be served as it is: whatever
@@ -73,7 +91,7 @@ pub struct Catalog {
 struct Inner {
     top: LocalTier,
     upstream: Arc<Resilient>,
-    policy: Policy,
+    policy: Freshness,
     metrics: CatalogMetrics,
 }
 
@@ -85,7 +103,7 @@ impl Catalog {
         source: Arc<dyn ProductSource>,
     ) -> Result<Self, CatalogBuildError> {
         let metrics = CatalogMetrics::default();
-        let policy = Policy::new(settings.cache_ttl, settings.stale_for, metrics.clone());
+        let policy = Freshness::new(settings.cache_ttl, settings.stale_for, metrics.clone());
         let upstream = Arc::new(Resilient::new(
             source,
             CircuitBreaker::new(
@@ -161,7 +179,7 @@ impl Catalog {
         Ok(self.fresh(copy))
     }
 
-    fn fresh<V: policy::Kept>(&self, copy: layer::Copy<V>) -> Fresh<V> {
+    fn fresh<V: freshness::Kept>(&self, copy: layer::Copy<V>) -> Fresh<V> {
         Fresh {
             until_ms: self.inner.policy.fresh_until(&copy),
             value: copy.value,

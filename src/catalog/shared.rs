@@ -5,7 +5,7 @@
 //! others poll for the copy meanwhile. If the call failed, the holder leaves "failed" in place
 //! of its lock for a moment: its waiters share that outcome (and serve stale copies) instead of
 //! calling a failing upstream one after the other, as single flight does within one instance.
-//! A call that fails falls back on the fleet's stale copy (`Policy::or_stale`).
+//! A call that fails falls back on the fleet's stale copy (`Freshness::or_stale`).
 //!
 //! Redis is an optimisation, never a dependency: any failure of it sends the call straight
 //! below (`redis.rs` bounds and paces the commands).
@@ -23,8 +23,8 @@ use secrecy::SecretString;
 use tokio::time::Instant;
 
 use self::redis::{LockSeen, Redis};
+use super::freshness::{Age, Freshness};
 use super::layer::{CatalogCopy, Copy, Layer, ProductCopy};
-use super::policy::{Age, Policy};
 use super::{CatalogError, RequestBudget};
 use crate::telemetry::CatalogMetrics;
 use entry::{CatalogKey, ProductKey, SharedKey};
@@ -45,7 +45,7 @@ pub struct SharedSettings {
 pub struct SharedTier {
     below: Arc<dyn Layer>,
     redis: Arc<Redis>,
-    policy: Policy,
+    policy: Freshness,
     lock_for: Duration,
     metrics: CatalogMetrics,
 }
@@ -66,7 +66,7 @@ impl SharedTier {
     pub fn new(
         below: Arc<dyn Layer>,
         settings: &SharedSettings,
-        policy: Policy,
+        policy: Freshness,
         upstream_timeout: Duration,
         metrics: CatalogMetrics,
     ) -> ::redis::RedisResult<Self> {

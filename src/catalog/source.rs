@@ -1,11 +1,14 @@
 //! Where products come from: a catalog API. Each source is one file implementing this trait
 //! (FakeStoreAPI: `fakestore.rs`), holding everything particular to that API (its paths, how it
 //! says "no such product", its JSON); the layers above are the same for all, and one setting
-//! (`CATALOG_SOURCE`) picks the source when the stack is built (`Catalog::new`).
+//! (`CATALOG_SOURCE`) picks the source (`source_from_settings`).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{CatalogError, Product};
+use super::{CatalogBuildError, CatalogError, FakeStoreApi, Product};
+use crate::config::{CatalogSource, Settings};
 
 #[async_trait]
 pub trait ProductSource: Send + Sync + 'static {
@@ -15,4 +18,17 @@ pub trait ProductSource: Send + Sync + 'static {
 
     /// The whole catalog, in its order.
     async fn catalog(&self) -> Result<Vec<Product>, CatalogError>;
+}
+
+/// The source `CATALOG_SOURCE` names. Another catalog API is one file implementing
+/// `ProductSource`, a value of that setting, and an arm here.
+pub fn source_from_settings(
+    settings: &Settings,
+) -> Result<Arc<dyn ProductSource>, CatalogBuildError> {
+    match settings.catalog_source {
+        CatalogSource::FakeStore => Ok(Arc::new(FakeStoreApi::new(
+            settings.fakestoreapi_url.as_str(),
+            settings.upstream_timeout,
+        )?)),
+    }
 }

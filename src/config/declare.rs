@@ -1,5 +1,6 @@
-//! The macro that turns the one declaration of every setting (`keys.rs`) into the `Settings`
-//! struct, the list of keys the loader reads, and the README's configuration table.
+//! The macro that turns the one declaration of every setting (`settings.rs`) into the
+//! `Settings` struct, a parser for each key, the list of keys the loader reads, and the README's
+//! configuration table.
 
 /// A setting's default, as an operator would write it (so that it goes through the same parser
 /// as a value they set), or why it has none.
@@ -86,12 +87,26 @@ macro_rules! declare_settings {
             },
         )*];
 
+        /// Each key read on its own, with its declared default and parser: for tools that need a
+        /// few keys only (`favorites-api migrate`).
+        pub(super) struct ReadKey;
+
+        impl ReadKey {
+            $(
+                pub(super) fn $field(
+                    layers: &$crate::config::layers::Layers,
+                ) -> Result<$ty, $crate::config::ConfigError> {
+                    layers.parse(stringify!($name), $default, $parser)
+                }
+            )*
+        }
+
         impl Settings {
             pub(super) fn parse_layers(
                 layers: &$crate::config::layers::Layers,
             ) -> Result<Self, $crate::config::ConfigError> {
                 Ok(Self {
-                    $( $field: layers.parse(stringify!($name), $default, $parser)?, )*
+                    $( $field: ReadKey::$field(layers)?, )*
                 })
             }
         }

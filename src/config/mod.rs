@@ -169,23 +169,9 @@ impl DatabaseTarget {
     pub fn load() -> Result<Self, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let layers = Layers::read(KEYS, Path::new("favorites.toml"), Path::new(".env"), env)?;
-        let key = |name: &str| {
-            KEYS.iter()
-                .find(|key| key.name == name)
-                .map(|key| key.default)
-                .ok_or_else(|| ConfigError::invalid(name, "is not a declared key"))
-        };
         Ok(Self {
-            database_url: layers.parse(
-                "DATABASE_URL",
-                key("DATABASE_URL")?,
-                parse::database_url(),
-            )?,
-            database_schema: layers.parse(
-                "DATABASE_SCHEMA",
-                key("DATABASE_SCHEMA")?,
-                parse::optional(parse::identifier(63)),
-            )?,
+            database_url: settings::ReadKey::database_url(&layers)?,
+            database_schema: settings::ReadKey::database_schema(&layers)?,
         })
     }
 }

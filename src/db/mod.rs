@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, DatabaseConnection};
 
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseTarget, DatabaseUrl, Settings};
 
 pub use error::RepoError;
 pub use migrate::run_migrations;
@@ -58,6 +58,28 @@ pub struct DatabaseSettings<'a> {
     pub acquire_timeout: Duration,
     /// A PostgreSQL schema to work in instead of `public` (tests use one schema each).
     pub schema: Option<&'a str>,
+}
+
+impl<'a> DatabaseSettings<'a> {
+    pub fn from_settings(settings: &'a Settings) -> Self {
+        Self {
+            url: &settings.database_url,
+            max_connections: settings.database_max_connections,
+            acquire_timeout: settings.database_acquire_timeout,
+            schema: settings.database_schema.as_deref(),
+        }
+    }
+
+    /// For `favorites-api migrate`: one connection, and time to wait for a database that is
+    /// starting.
+    pub fn for_migrations(target: &'a DatabaseTarget) -> Self {
+        Self {
+            url: &target.database_url,
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(10),
+            schema: target.database_schema.as_deref(),
+        }
+    }
 }
 
 /// Why the pool could not be opened, with the URL and its password scrubbed from the driver's

@@ -1,30 +1,19 @@
-//! The GraphQL API: the schema, its types, and thin resolvers over the service layer's session;
-//! error codes, limits, persisted queries and metrics around them.
+//! The GraphQL API, in two parts: `schema`, the types and thin resolvers over the service
+//! layer's session, a file per feature; and `pipeline`, what every operation goes through
+//! around them (persisted queries, our parse and checks, the response cache, the answer's
+//! codes and nulls, metrics), ending in a typed `Outcome` the transports answer from.
 
-mod answer_shape;
-mod document_guard;
-mod documents;
-pub mod error;
-mod executor;
-mod mutation;
-mod null_propagation;
-mod operation;
-pub mod pagination;
-pub mod persisted_queries;
-mod query;
-mod response_cache;
-mod subscription;
-pub mod types;
+pub mod pipeline;
+mod schema;
 
-use async_graphql::{Context, Schema};
+use async_graphql::Schema;
 
-use crate::service::{Services, Session};
+use crate::config::Settings;
+use crate::service::Services;
 use crate::telemetry::Metrics;
 
-pub use executor::{Api, ReadOnly};
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
-pub use subscription::SubscriptionRoot;
+pub use pipeline::{Answer, Api, Outcome, ReadOnly};
+pub use schema::{MutationRoot, QueryRoot, SubscriptionRoot};
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -57,11 +46,25 @@ pub struct SchemaOptions {
     pub response_cache_max_bytes: usize,
 }
 
+impl SchemaOptions {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            introspection: settings.introspection_enabled,
+            persisted_queries_max_bytes: settings.persisted_queries_max_bytes,
+            response_cache_max_bytes: settings.response_cache_max_bytes,
+        }
+    }
+}
+
 /// The API: the schema behind the pipeline every operation goes through (`executor`). The
 /// schema holds no data of its own: each request brings its `Session` (the caller and the
 /// request's loaders), put there by the HTTP layer.
 pub fn build_api(options: SchemaOptions, metrics: Metrics, services: &Services) -> Api {
-    let mut builder = with_contract(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot));
+    let mut builder = with_contract(Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    ));
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -70,9 +73,13 @@ pub fn build_api(options: SchemaOptions, metrics: Metrics, services: &Services) 
 
 /// The schema without data: enough to print the SDL.
 pub fn sdl() -> String {
-    with_contract(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
-        .finish()
-        .sdl()
+    with_contract(Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    ))
+    .finish()
+    .sdl()
 }
 
 type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -91,15 +98,4 @@ fn with_contract(builder: Builder) -> Builder {
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-}
-
-/// The request's session: every resolver goes through it to the use cases.
-pub(crate) fn session<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Session> {
-    ctx.data::<Session>()
-}
-
-/// How many items a list argument may make a field resolve, for the complexity limit.
-pub(crate) fn list_weight(size: Option<i32>) -> usize {
-    size.unwrap_or(pagination::DEFAULT_PAGE_SIZE as i32)
-        .clamp(1, pagination::MAX_PAGE_SIZE) as usize
 }

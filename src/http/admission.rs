@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::overloaded;
 use super::paced::Refused;
+use crate::config::Settings;
 
 /// The longest a request waits in the queue for a turn: a queued request should start about as
 /// soon as one running finishes; waiting longer means the server is behind, and saying so now
@@ -30,6 +31,15 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// `MAX_CONCURRENT_REQUESTS` (0: eight per core) and `MAX_QUEUED_REQUESTS`.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let running = match settings.max_concurrent_requests {
+            0 => default_concurrency(),
+            n => n,
+        };
+        Self::new(running, settings.max_queued_requests)
+    }
+
     pub fn new(max_running: usize, max_queued: usize) -> Self {
         Self {
             running: Arc::new(Semaphore::new(max_running)),
@@ -41,7 +51,7 @@ impl Admission {
 
 /// Eight per core: enough for requests waiting on the database or the catalog to leave the CPU
 /// busy, few enough that their memory stays small.
-pub fn default_concurrency() -> usize {
+fn default_concurrency() -> usize {
     std::thread::available_parallelism().map_or(2, |cores| cores.get()) * 8
 }
 

@@ -1,50 +1,71 @@
-//! Errors the HTTP layer answers itself, before (or instead of) GraphQL: the GraphQL-shaped body
-//! every client can read a code from, and the one mapping of a service error to an HTTP status.
+//! Errors the HTTP layer answers itself, before (or instead of) GraphQL: the one mapping of an
+//! error code to an HTTP status, and the GraphQL-shaped body every client can read a code from.
 
+use async_graphql::ServerError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::service::{ServiceError, code, error::retry_after_seconds};
+use crate::domain::ErrorCode;
+use crate::graphql::pipeline::error::{refusal, service_refusal};
+use crate::service::ServiceError;
+use crate::service::error::retry_after_seconds;
 
-/// A GraphQL-shaped error answer, so every client finds `extensions.code` whatever failed.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, axum::Json(body)).into_response()
+/// The status of an answer that a code stops whole: before GraphQL runs, on the REST door, or
+/// a GraphQL request that could not run at all (in `application/graphql-response+json`).
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound | ErrorCode::ProductNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::EmailTaken | ErrorCode::FavoritesLimitReached => StatusCode::CONFLICT,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::BadUserInput
+        | ErrorCode::BadRequest
+        | ErrorCode::GraphqlParseFailed
+        | ErrorCode::GraphqlValidationFailed
+        | ErrorCode::PersistedQueryNotFound
+        | ErrorCode::PersistedQueryNotSupported
+        | ErrorCode::BatchTooLarge => StatusCode::BAD_REQUEST,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+        ErrorCode::UpstreamUnavailable
+        | ErrorCode::DatabaseUnavailable
+        | ErrorCode::Overloaded
+        | ErrorCode::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `{"errors": [error]}` with `status`.
+fn body(status: StatusCode, error: &ServerError) -> Response {
+    (status, axum::Json(json!({ "errors": [error] }))).into_response()
+}
+
+/// A refusal of the HTTP layer's own: its code, with the status the code has.
+pub fn error_response(code: ErrorCode, message: &str) -> Response {
+    body(status_of(code), &refusal(code, message))
 }
 
 /// `503` with `Retry-After` and code `OVERLOADED`: refused at once rather than kept waiting.
 pub fn overloaded(message: &str) -> Response {
-    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, code::OVERLOADED, message);
+    let mut response = error_response(ErrorCode::Overloaded, message);
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 
-/// The status a service error answers with when it stops a request before GraphQL runs (or on
-/// the REST door).
-pub fn status_of(error: &ServiceError) -> StatusCode {
-    match error.code() {
-        code::UNAUTHENTICATED => StatusCode::UNAUTHORIZED,
-        code::FORBIDDEN => StatusCode::FORBIDDEN,
-        code::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
-        code::DATABASE_UNAVAILABLE | code::UPSTREAM_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
-        code::BAD_USER_INPUT | code::BAD_REQUEST => StatusCode::BAD_REQUEST,
-        code::NOT_FOUND => StatusCode::NOT_FOUND,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// A service error as a whole GraphQL-shaped answer, with its status and headers.
+/// A service error that stops the whole request (authentication, the caller's allowance), with
+/// its status and the headers that status asks for.
 pub fn service_error_response(error: &ServiceError) -> Response {
-    let mut extensions = Map::new();
-    extensions.insert("code".into(), Value::from(error.code()));
-    if let Some((name, value)) = error.details() {
-        extensions.insert(name.into(), Value::from(value));
-    }
-    let body = json!({ "errors": [{ "message": error.message(), "extensions": extensions }] });
-    with_headers(error, (status_of(error), axum::Json(body)).into_response())
+    with_headers(
+        error,
+        body(status_of(error.code()), &service_refusal(error)),
+    )
 }
 
 /// What the status asks for: `Retry-After` with a 429, `WWW-Authenticate` with a 401.

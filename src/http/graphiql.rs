@@ -15,6 +15,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::config::Settings;
+
 /// The files `scripts/graphiql-assets` installs, in the order the page loads them.
 pub const ASSET_FILES: [&str; 4] = [
     "graphiql.min.css",
@@ -65,6 +67,14 @@ pub struct GraphiqlPage {
 }
 
 impl GraphiqlPage {
+    /// `GRAPHIQL_ASSETS_DIR`, and the demo login while the demo password is the admin's.
+    pub fn from_settings(settings: &Settings) -> Result<Self, MissingAssets> {
+        Self::new(
+            settings.graphiql_assets_dir.as_deref(),
+            settings.uses_demo_password(),
+        )
+    }
+
     /// `demo_login`: open on `issueToken` with the demo credentials filled in (only while the
     /// demo password is the admin's).
     pub fn new(assets_dir: Option<&Path>, demo_login: bool) -> Result<Self, MissingAssets> {

@@ -1,25 +1,25 @@
 //! `/graphql` over HTTP: POST runs any operation; GET serves GraphiQL to a browser and runs
 //! queries for everyone else (a mutation over GET is 405, `Allow: POST`). Either way: read the
-//! request, authenticate once, count it against the caller's allowance, hand the API a session,
-//! answer in the media type the client accepts.
+//! request, open the caller's session (authenticated once, counted against its allowance), hand
+//! it to the API, and answer in the media type the client accepts, with the status that what
+//! became of the request calls for.
 
 use std::net::SocketAddr;
 
-use async_graphql::{BatchRequest, Executor};
+use async_graphql::BatchRequest;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 
 use super::AppState;
-use super::client_address::client_address;
 use super::error::{error_response, service_error_response};
 use super::graphiql;
 use super::graphql_request::{self, NotARequest};
 use super::negotiation::{self, MediaType};
-use crate::auth::Caller;
+use super::peer::peer_address;
+use crate::domain::ErrorCode;
 use crate::graphql::ReadOnly;
-use crate::service::{Result, code};
 
 pub async fn post(
     State(state): State<AppState>,
@@ -32,7 +32,7 @@ pub async fn post(
     };
     match graphql_request::from_body(&body) {
         Ok(request) => run(state, peer, &headers, request, media).await,
-        Err(NotARequest(why)) => error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &why),
+        Err(NotARequest(why)) => error_response(ErrorCode::BadRequest, &why),
     }
 }
 
@@ -51,21 +51,13 @@ pub async fn get(
     let Some(media) = negotiation::negotiate(&headers) else {
         return negotiation::not_acceptable();
     };
-    let request = match graphql_request::from_query_string(query.as_deref().unwrap_or("")) {
-        Ok(request) => request.data(ReadOnly),
-        Err(NotARequest(why)) => {
-            return error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &why);
+    match graphql_request::from_query_string(query.as_deref().unwrap_or("")) {
+        Ok(request) => {
+            let request = BatchRequest::Single(request.data(ReadOnly));
+            run(state, peer, &headers, request, media).await
         }
-    };
-    let response = run(state, peer, &headers, BatchRequest::Single(request), media).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        let mut response = response;
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        Err(NotARequest(why)) => error_response(ErrorCode::BadRequest, &why),
     }
-    response
 }
 
 async fn run(
@@ -81,50 +73,27 @@ async fn run(
     };
     if operations > state.limits.max_batch_size {
         return error_response(
-            StatusCode::BAD_REQUEST,
-            code::BATCH_TOO_LARGE,
+            ErrorCode::BatchTooLarge,
             &format!(
                 "a batch may hold at most {} operations, this one has {operations}",
                 state.limits.max_batch_size,
             ),
         );
     }
-    let caller = match authenticate(&state, headers).await {
-        Ok(caller) => caller,
+    // The token is read from the header alone (never a cookie): see the README on GET and CSRF.
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().ok());
+    let address = peer_address(peer, headers, state.limits.trust_proxy);
+    let operations = u32::try_from(operations).unwrap_or(u32::MAX);
+    let session = match state
+        .services
+        .open_session(authorization, address, operations)
+        .await
+    {
+        Ok(session) => session,
         Err(error) => return service_error_response(&error),
     };
-    let operations = u32::try_from(operations).unwrap_or(u32::MAX);
-    if let Err(error) = state.services.admit(&caller, operations) {
-        return service_error_response(&error);
-    }
-    let address = client_address(peer, headers, state.limits.trust_proxy);
-    let request = request.data(state.services.session(caller, address));
-    let answer = state.api.execute_batch(request).await;
-    if method_not_allowed(&answer) {
-        let mut response = negotiation::respond(answer, media);
-        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        return response;
-    }
-    negotiation::respond(answer, media).into_response()
-}
-
-/// A mutation (or subscription) asked for over GET.
-fn method_not_allowed(answer: &async_graphql::BatchResponse) -> bool {
-    let async_graphql::BatchResponse::Single(response) = answer else {
-        return false;
-    };
-    response.errors.iter().any(|error| {
-        matches!(
-            error.extensions.as_ref().and_then(|extensions| extensions.get("code")),
-            Some(async_graphql::Value::String(code)) if code == code::METHOD_NOT_ALLOWED
-        )
-    })
-}
-
-/// The caller of a request, from its `Authorization` header (decoded once per request).
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
-    match headers.get(header::AUTHORIZATION) {
-        None => Ok(Caller::Anonymous),
-        Some(value) => state.services.authenticate(value.to_str().ok()).await,
-    }
+    let answer = state.api.answer(request.data(session)).await;
+    negotiation::respond(answer, media)
 }

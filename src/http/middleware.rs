@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::error_response;
-use crate::service::code;
+use crate::domain::ErrorCode;
 
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimits {
@@ -31,8 +31,7 @@ pub async fn limit_body(
     let limit = limits.max_bytes;
     let too_large = || {
         error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            code::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
             &format!("request bodies are limited to {limit} bytes"),
         )
     };
@@ -52,8 +51,7 @@ pub async fn limit_body(
         }
         Ok(Err(_)) => too_large(),
         Err(_) => error_response(
-            StatusCode::REQUEST_TIMEOUT,
-            code::BODY_TIMEOUT,
+            ErrorCode::BodyTimeout,
             "the request body took too long to arrive",
         ),
     }
@@ -71,8 +69,7 @@ pub async fn require_json(request: Request, next: Next) -> Response {
             .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
             return error_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
                 "send the request as application/json",
             );
         }
@@ -87,8 +84,7 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
         Err(_) => {
             tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
             error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code::REQUEST_TIMEOUT,
+                ErrorCode::RequestTimeout,
                 "the request took too long, try again later",
             )
         }
@@ -97,13 +93,12 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
 
 /// Routes and methods that do not exist still answer JSON with a code.
 pub async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, code::NOT_FOUND, "no such route")
+    error_response(ErrorCode::NotFound, "no such route")
 }
 
 pub async fn method_not_allowed() -> Response {
     error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        code::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
         "this route does not take that method",
     )
 }
@@ -116,17 +111,14 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = detail, "a request handler panicked");
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        code::INTERNAL_SERVER_ERROR,
-        "internal server error",
-    )
+    error_response(ErrorCode::InternalServerError, "internal server error")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::Router;
+    use axum::http::StatusCode;
     use axum::routing::get;
     use tower::ServiceExt;
     use tower_http::catch_panic::CatchPanicLayer;

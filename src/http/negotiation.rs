@@ -7,15 +7,18 @@
 //!   GraphQL answer, as before;
 //! - neither: 406.
 //!
+//! A mutation sent by GET is 405 with `Allow: POST` in either type: it is the method that is
+//! wrong, not the request.
+//!
 //! Answers are per caller: `Cache-Control: no-store`, so no proxy or browser keeps one; and
 //! `Vary: Accept`, since the same URL answers in either type (or, by GET, with GraphiQL).
 
-use async_graphql::{BatchResponse, Response as GraphqlResponse};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::error::error_response;
-use crate::service::code;
+use super::error::{error_response, status_of};
+use crate::domain::ErrorCode;
+use crate::graphql::{Answer, Outcome};
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -98,55 +101,41 @@ pub fn prefers_html(headers: &HeaderMap) -> bool {
 
 pub fn not_acceptable() -> Response {
     error_response(
-        StatusCode::NOT_ACCEPTABLE,
-        code::NOT_ACCEPTABLE,
+        ErrorCode::NotAcceptable,
         "accept application/graphql-response+json or application/json",
     )
 }
 
-/// A request that did not run at all: it did not parse or validate, or its variables or its
-/// persisted query did not fit. Its errors have no path.
-fn did_not_run(response: &GraphqlResponse) -> bool {
-    !response.errors.is_empty()
-        && response.errors.iter().all(|error| {
-            error.path.is_empty()
-                && matches!(
-                    error.extensions.as_ref().and_then(|extensions| extensions.get("code")),
-                    Some(async_graphql::Value::String(code)) if matches!(code.as_str(),
-                        code::GRAPHQL_PARSE_FAILED
-                            | code::GRAPHQL_VALIDATION_FAILED
-                            | code::BAD_USER_INPUT
-                            | code::BAD_REQUEST
-                            | code::PERSISTED_QUERY_NOT_FOUND
-                            | code::PERSISTED_QUERY_NOT_SUPPORTED)
-                )
-        })
-}
-
-/// The HTTP answer for GraphQL's, in `media`.
-pub fn respond(batch: BatchResponse, media: MediaType) -> Response {
-    let (status, body) = match (&batch, media) {
-        (BatchResponse::Single(response), MediaType::GraphqlResponseJson)
-            if did_not_run(response) =>
+/// The HTTP answer for what became of the request's operations, in `media`.
+pub fn respond(answer: Answer, media: MediaType) -> Response {
+    let mut allow_post = false;
+    let (status, body) = match &answer {
+        Answer::Single(Outcome::NotAQuery(response)) => {
+            allow_post = true;
+            let status = status_of(ErrorCode::MethodNotAllowed);
+            (status, serde_json::to_vec(response))
+        }
+        Answer::Single(Outcome::Refused { code, response })
+            if media == MediaType::GraphqlResponseJson =>
         {
             // No `data` at all: nothing ran.
             let errors = serde_json::json!({ "errors": response.errors });
-            (StatusCode::BAD_REQUEST, serde_json::to_vec(&errors))
+            (status_of(*code), serde_json::to_vec(&errors))
         }
-        _ => (StatusCode::OK, serde_json::to_vec(&batch)),
+        Answer::Single(outcome) => (StatusCode::OK, serde_json::to_vec(outcome.response())),
+        Answer::Batch(outcomes) => {
+            let responses: Vec<_> = outcomes.iter().map(Outcome::response).collect();
+            (StatusCode::OK, serde_json::to_vec(&responses))
+        }
     };
     let Ok(body) = body else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code::INTERNAL_SERVER_ERROR,
-            "internal server error",
-        );
+        return error_response(ErrorCode::InternalServerError, "internal server error");
     };
     let content_type = match media {
         MediaType::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
         MediaType::Json => JSON,
     };
-    (
+    let mut response = (
         status,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -155,7 +144,13 @@ pub fn respond(batch: BatchResponse, media: MediaType) -> Response {
         ],
         body,
     )
-        .into_response()
+        .into_response();
+    if allow_post {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    response
 }
 
 #[cfg(test)]

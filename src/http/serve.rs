@@ -31,11 +31,28 @@ use tower::ServiceExt;
 
 use super::Lifecycle;
 use super::paced::{Paced, PauseReading, Refused};
+use crate::config::Settings;
+
+/// File descriptors kept for anything but client connections (besides the database pool).
+const FILE_RESERVE: usize = 64;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    /// `MAX_CONNECTIONS`, fitted to the open-file limit; `HTTP_HEADER_TIMEOUT_MS`.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            max_connections: fit_to_file_limit(
+                settings.max_connections,
+                FILE_RESERVE + settings.database_max_connections as usize,
+            ),
+            header_timeout: settings.http_header_timeout,
+        }
+    }
 }
 
 /// The connection's place under `MAX_CONNECTIONS`. A WebSocket handler takes it, so that the
@@ -180,7 +197,7 @@ async fn connection(
 /// The open-file limit raised as far as allowed, and `wanted` connections cut to what it
 /// leaves after `reserve` descriptors (the database pool, Redis, the catalog, files).
 #[cfg(unix)]
-pub fn fit_to_file_limit(wanted: usize, reserve: usize) -> usize {
+fn fit_to_file_limit(wanted: usize, reserve: usize) -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -215,6 +232,6 @@ pub fn fit_to_file_limit(wanted: usize, reserve: usize) -> usize {
 }
 
 #[cfg(not(unix))]
-pub fn fit_to_file_limit(wanted: usize, _reserve: usize) -> usize {
+fn fit_to_file_limit(wanted: usize, _reserve: usize) -> usize {
     wanted
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;
 
-use crate::service::code;
+use crate::domain::ErrorCode;
 use crate::sync::lock;
 
 pub struct SubscriptionLimit {
@@ -98,7 +98,8 @@ impl SubscriptionLimit {
             "a WebSocket may hold at most {} subscriptions; complete one first",
             self.max
         );
-        let error = json!({ "message": message, "extensions": { "code": code::OVERLOADED } });
+        let error =
+            json!({ "message": message, "extensions": { "code": ErrorCode::Overloaded.as_str() } });
         let payload = if self.transport_ws {
             json!([error])
         } else {

@@ -20,16 +20,17 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::AppState;
-use super::client_address::client_address;
 use super::connection_init::{Refusal, connection_init, is_too_big};
 use super::error::overloaded;
 use super::lifecycle::OpenSocket;
+use super::peer::peer_address;
 use super::serve::ConnectionSlot;
 use super::subscription_limit::{SubscriptionLimit, Verdict};
-use crate::auth::Caller;
+use crate::config::Settings;
+use crate::service::ServiceError;
 
 /// graphql-transport-ws's close codes.
 const FORBIDDEN: u16 = 4403;
@@ -44,6 +45,28 @@ const GOING_AWAY: u16 = 1001;
 const TRY_AGAIN_LATER: u16 = 1013;
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What keeps WebSockets that have not authenticated yet from costing much.
+#[derive(Clone)]
+pub struct WebSocketLimits {
+    /// One permit per socket still waiting for its `connection_init`.
+    pub unauthenticated: Arc<Semaphore>,
+    /// One permit per open GraphQL WebSocket.
+    pub open: Arc<Semaphore>,
+    pub max_message_bytes: usize,
+    pub max_subscriptions_per_connection: usize,
+}
+
+impl WebSocketLimits {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            unauthenticated: Arc::new(Semaphore::new(settings.websocket_max_unauthenticated)),
+            open: Arc::new(Semaphore::new(settings.max_websocket_connections)),
+            max_message_bytes: settings.websocket_max_message_bytes,
+            max_subscriptions_per_connection: settings.max_subscriptions_per_connection,
+        }
+    }
+}
 
 pub async fn graphql_ws(
     State(state): State<AppState>,
@@ -63,7 +86,7 @@ pub async fn graphql_ws(
         SubscriptionLimit::new(state.websockets.max_subscriptions_per_connection, &headers);
     // The socket keeps the connection's place under MAX_CONNECTIONS for as long as it lives.
     let slot = slot.and_then(|Extension(slot)| slot.take());
-    let address = client_address(peer, &headers, state.limits.trust_proxy);
+    let address = peer_address(peer, &headers, state.limits.trust_proxy);
     let max_bytes = state.websockets.max_message_bytes;
     let life = state.lifecycle.socket();
     upgrade
@@ -122,30 +145,35 @@ async fn serve(
             .await;
         }
     };
-    let caller = match &init.authorization {
-        None => Ok(Caller::Anonymous),
-        Some(value) => state.services.authenticate(value.as_deref()).await,
-    };
+    // The connection is one request of its caller's allowance.
+    let session = state
+        .services
+        .open_session(
+            init.authorization.as_ref().map(Option::as_deref),
+            address,
+            1,
+        )
+        .await;
     drop(unauthenticated);
-    let caller = match caller {
-        Ok(caller) => caller,
+    let session = match session {
+        Ok(session) => session,
+        Err(ServiceError::RateLimited { .. }) => {
+            return close(&mut sink, TOO_MANY_REQUESTS, "Too many requests").await;
+        }
         Err(error) => {
-            tracing::warn!(code = error.code(), "cannot authenticate a WebSocket");
+            tracing::warn!(code = %error.code(), "cannot authenticate a WebSocket");
             return close(&mut sink, INTERNAL_ERROR, "Internal server error").await;
         }
     };
     // Admin and client tokens may connect; what each may subscribe to is the service's call.
-    let Some(expires_at) = caller.token_expires_at() else {
+    let Some(expires_at) = session.caller().token_expires_at() else {
         return close(&mut sink, FORBIDDEN, "Forbidden").await;
     };
-    if state.services.admit(&caller, 1).is_err() {
-        return close(&mut sink, TOO_MANY_REQUESTS, "Too many requests").await;
-    }
     let token_lifetime = (expires_at - chrono::Utc::now())
         .to_std()
         .unwrap_or_default();
     let mut data = Data::default();
-    data.insert(state.services.session(caller, address));
+    data.insert(session);
     // A message over the limit ends the stream; the socket is then closed with 1009.
     let too_big = Arc::new(AtomicBool::new(false));
     let stream = stream.take_while({

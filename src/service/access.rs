@@ -1,30 +1,18 @@
 //! Getting in: turning a bearer token into a caller (ours, or the identity provider's, whose
-//! e-mail becomes a client), logging the admin in, minting client tokens, and the per-client
-//! request limit.
-
-use std::net::IpAddr;
-use std::time::Duration;
-
-use uuid::Uuid;
+//! e-mail becomes a client), and the per-client request limit.
 
 use super::error::{Limited, ServiceError};
-use super::policy::Action;
-use super::{Result, Services, Session};
-use crate::auth::{
-    AccessToken, AuthError, Caller, ClientCaller, Credential, ExternalIdentity, issuer_of,
-};
+use super::{Result, Services};
+use crate::auth::{AuthError, Caller, ClientCaller, Credential, ExternalIdentity, issuer_of};
 use crate::db::RepoError;
 use crate::db::repositories::clients;
 use crate::domain::{ClientEmail, ClientName};
-
-/// Longest lifetime `issueClientToken` grants: a day.
-pub const MAX_CLIENT_TOKEN_MINUTES: i32 = 24 * 60;
 
 impl Services {
     /// The caller an `Authorization` value speaks for. `None` is a value that is not text. A token
     /// that does not verify is `Caller::Rejected` (its operations answer `UNAUTHENTICATED`); only a
     /// database that cannot be asked who the e-mail belongs to is an error.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
+    pub(super) async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
         let token = authorization
             .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -91,7 +79,7 @@ impl Services {
 
     /// Counts `operations` against a client caller's allowance (`CLIENT_REQUESTS_PER_MINUTE`);
     /// the admin and callers without a valid token are not limited by it.
-    pub fn admit(&self, caller: &Caller, operations: u32) -> Result<()> {
+    pub(super) fn admit(&self, caller: &Caller, operations: u32) -> Result<()> {
         let Caller::Client(client) = caller else {
             return Ok(());
         };
@@ -102,17 +90,6 @@ impl Services {
                 retry_after,
                 what: Limited::Requests,
             })
-    }
-
-    /// The admin's login (also the REST door's): a token for the right credentials.
-    pub async fn login(
-        &self,
-        address: IpAddr,
-        username: &str,
-        password: &str,
-    ) -> Result<AccessToken> {
-        self.inner.login.check(address, username, password).await?;
-        Ok(self.inner.tokens.issue_admin()?)
     }
 }
 
@@ -135,53 +112,6 @@ fn name_for(claim: Option<&str>, email: &ClientEmail) -> ClientName {
             ClientName::parse(&cleaned).ok()
         })
         .unwrap_or_else(|| ClientName::parse("client").expect("a valid name"))
-}
-
-/// Tokens a session may obtain.
-pub struct Tokens<'a> {
-    session: &'a Session,
-}
-
-impl<'a> Tokens<'a> {
-    pub(super) fn new(session: &'a Session) -> Self {
-        Self { session }
-    }
-
-    /// `issueToken`: the admin's username and password for a token. Needs no token.
-    pub async fn log_in(&self, username: &str, password: &str) -> Result<AccessToken> {
-        self.session
-            .inner
-            .services
-            .login(self.session.inner.address, username, password)
-            .await
-    }
-
-    /// `issueClientToken`: a token that acts for one client, for a store's backend that has
-    /// authenticated the shopper itself.
-    pub async fn issue_client(
-        &self,
-        client_id: Uuid,
-        expires_in_minutes: Option<i32>,
-    ) -> Result<AccessToken> {
-        self.session
-            .authorize(Action::IssueClientToken, Some(client_id))?;
-        let services = self.session.services();
-        let lifetime = match expires_in_minutes {
-            None => services.options.client_token_lifetime,
-            Some(minutes) if (1..=MAX_CLIENT_TOKEN_MINUTES).contains(&minutes) => {
-                Duration::from_secs(u64::from(minutes.unsigned_abs()) * 60)
-            }
-            Some(minutes) => {
-                return Err(ServiceError::BadUserInput(format!(
-                    "`expiresInMinutes` must be between 1 and {MAX_CLIENT_TOKEN_MINUTES}, got {minutes}"
-                )));
-            }
-        };
-        clients::find(&services.db, client_id)
-            .await?
-            .ok_or_else(ServiceError::client_not_found)?;
-        Ok(services.tokens.issue_client(client_id, lifetime)?)
-    }
 }
 
 #[cfg(test)]

@@ -23,10 +23,7 @@ impl<'a> Clients<'a> {
     pub async fn viewer(&self) -> Result<Option<Client>> {
         self.session.authorize(Action::ReadViewer, None)?;
         match self.session.caller() {
-            Caller::Client(own) => {
-                self.session.reads().client(own.client_id);
-                self.load(own.client_id).await
-            }
+            Caller::Client(own) => self.session.read().client(own.client_id).await,
             _ => Ok(None),
         }
     }
@@ -34,41 +31,34 @@ impl<'a> Clients<'a> {
     /// One client, or `None` when there is no such client. Loads of one request are batched.
     pub async fn get(&self, id: Uuid) -> Result<Option<Client>> {
         self.session.authorize(Action::ReadClient, Some(id))?;
-        self.session.reads().client(id);
-        self.load(id).await
-    }
-
-    async fn load(&self, id: Uuid) -> Result<Option<Client>> {
-        Ok(self.session.loaders().clients.load_one(id).await?)
+        self.session.read().client(id).await
     }
 
     /// By e-mail address, in any case.
     pub async fn by_email(&self, email: &str) -> Result<Option<Client>> {
         self.session.authorize(Action::FindClientByEmail, None)?;
         let email = ClientEmail::parse(email)?;
-        self.session.reads().client_list();
-        let client = clients::find_by_email(&self.session.services().db, &email).await?;
-        if let Some(client) = &client {
-            self.session.reads().client(client.id);
-        }
-        Ok(client)
+        self.session.read().client_by_email(&email).await
     }
 
-    /// A page of clients in creation order.
-    pub async fn page(&self, direction: PageDirection<Uuid>, limit: u64) -> Result<Page<Client>> {
+    /// A page of clients in creation order; `their_favorites` when the caller will ask for
+    /// the page's lists (they are then loaded with the page).
+    pub async fn page(
+        &self,
+        direction: PageDirection<Uuid>,
+        limit: u64,
+        their_favorites: bool,
+    ) -> Result<Page<Client>> {
         self.session.authorize(Action::ListClients, None)?;
-        self.session.reads().client_list();
-        let page = clients::page(&self.session.services().db, direction, limit).await?;
-        for client in &page.items {
-            self.session.reads().client(client.id);
-        }
-        Ok(page)
+        self.session
+            .read()
+            .client_page(direction, limit, their_favorites)
+            .await
     }
 
     pub async fn count(&self) -> Result<u64> {
         self.session.authorize(Action::ListClients, None)?;
-        self.session.reads().client_list();
-        Ok(clients::count(&self.session.services().db).await?)
+        self.session.read().client_count().await
     }
 
     /// `EMAIL_TAKEN` when another client has the address (also when two requests race for it).
@@ -111,7 +101,9 @@ impl<'a> Clients<'a> {
 
     /// The client as it is now (after a change to it), or `NOT_FOUND`.
     pub(super) async fn current(&self, id: Uuid) -> Result<Client> {
-        clients::find(&self.session.services().db, id)
+        self.session
+            .read()
+            .client_now(id)
             .await?
             .ok_or_else(ServiceError::client_not_found)
     }

@@ -1,6 +1,6 @@
-//! The one error type of the service and the codes callers see in `extensions.code` (and the
-//! REST door's `code`). Errors of the layers below are mapped here, once; their details go to
-//! the log, never to the caller.
+//! The one error type of the service, and which code (`domain::ErrorCode`) each of its errors
+//! is. Errors of the layers below are mapped here, once; their details go to the log, never to
+//! the caller.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,38 +8,7 @@ use std::time::Duration;
 use crate::auth::AuthError;
 use crate::catalog::CatalogError;
 use crate::db::RepoError;
-use crate::domain::InvalidInput;
-
-/// The codes a caller can find in `extensions.code`.
-pub mod code {
-    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-    pub const FORBIDDEN: &str = "FORBIDDEN";
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
-    pub const PRODUCT_NOT_FOUND: &str = "PRODUCT_NOT_FOUND";
-    pub const FAVORITES_LIMIT_REACHED: &str = "FAVORITES_LIMIT_REACHED";
-    pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
-    pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
-    pub const RATE_LIMITED: &str = "RATE_LIMITED";
-    pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
-    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
-    pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
-    // Refusals made by the HTTP layer, before GraphQL runs.
-    pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
-    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    pub const BODY_TIMEOUT: &str = "BODY_TIMEOUT";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
-    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
-    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
-    /// `Accept` names neither `application/graphql-response+json` nor `application/json`.
-    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
-    /// The server has as much work as it takes; retry shortly (HTTP 503 with `Retry-After`).
-    pub const OVERLOADED: &str = "OVERLOADED";
-}
+use crate::domain::{ErrorCode, InvalidInput};
 
 /// What was asked too often.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,19 +44,19 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
-            Self::Forbidden => code::FORBIDDEN,
-            Self::BadUserInput(_) => code::BAD_USER_INPUT,
-            Self::NotFound(_) => code::NOT_FOUND,
-            Self::EmailTaken => code::EMAIL_TAKEN,
-            Self::ProductNotFound(_) => code::PRODUCT_NOT_FOUND,
-            Self::FavoritesLimitReached { .. } => code::FAVORITES_LIMIT_REACHED,
-            Self::UpstreamUnavailable => code::UPSTREAM_UNAVAILABLE,
-            Self::DatabaseUnavailable => code::DATABASE_UNAVAILABLE,
-            Self::RateLimited { .. } => code::RATE_LIMITED,
-            Self::Internal => code::INTERNAL_SERVER_ERROR,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden => ErrorCode::Forbidden,
+            Self::BadUserInput(_) => ErrorCode::BadUserInput,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::EmailTaken => ErrorCode::EmailTaken,
+            Self::ProductNotFound(_) => ErrorCode::ProductNotFound,
+            Self::FavoritesLimitReached { .. } => ErrorCode::FavoritesLimitReached,
+            Self::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
+            Self::DatabaseUnavailable => ErrorCode::DatabaseUnavailable,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Internal => ErrorCode::InternalServerError,
         }
     }
 
@@ -116,19 +85,6 @@ impl ServiceError {
                 )
             }
             Self::Internal => "internal server error".to_owned(),
-        }
-    }
-
-    /// Extra entries for `extensions`, besides `code`.
-    pub fn details(&self) -> Option<(&'static str, i64)> {
-        match self {
-            Self::ProductNotFound(id) => Some(("productId", i64::from(*id))),
-            Self::FavoritesLimitReached { limit } => Some(("limit", i64::from(*limit))),
-            Self::RateLimited { retry_after, .. } => Some((
-                "retryAfterSeconds",
-                i64::try_from(retry_after_seconds(*retry_after)).unwrap_or(i64::MAX),
-            )),
-            _ => None,
         }
     }
 

@@ -1,8 +1,6 @@
 //! A client's list of favorite products: reading it, adding and removing (each checked against
 //! the catalog and the client first), and watching it change.
 
-use std::collections::HashMap;
-
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
@@ -10,7 +8,7 @@ use uuid::Uuid;
 use super::policy::Action;
 use super::{Result, ServiceError, Session};
 use crate::db::changes::ChangeKind;
-use crate::db::repositories::{clients, favorites};
+use crate::db::repositories::favorites;
 use crate::domain::{Client, Favorite};
 
 pub struct Favorites<'a> {
@@ -22,27 +20,11 @@ impl<'a> Favorites<'a> {
         Self { session }
     }
 
-    /// A client's whole list, oldest first. Loads of one request are batched.
+    /// A client's whole list, oldest first. The lists of a page of clients are one statement.
     pub async fn of(&self, client_id: Uuid) -> Result<Vec<Favorite>> {
         self.session
             .authorize(Action::ReadClient, Some(client_id))?;
-        self.session.reads().client(client_id);
-        Ok(self
-            .session
-            .loaders()
-            .favorites
-            .load_one(client_id)
-            .await?
-            .unwrap_or_default())
-    }
-
-    /// The lists of many clients with one statement (a page of clients asking for them).
-    pub async fn of_many(&self, client_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Favorite>>> {
-        for id in client_ids {
-            self.session.authorize(Action::ReadClient, Some(*id))?;
-            self.session.reads().client(*id);
-        }
-        Ok(favorites::for_clients(&self.session.services().db, client_ids).await?)
+        self.session.read().favorites(client_id).await
     }
 
     /// Adds a catalog product to a client's list; adding one already there changes nothing, and
@@ -104,7 +86,7 @@ impl<'a> Favorites<'a> {
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
                 }
-                match clients::find(&session.services().db, client_id).await {
+                match session.read().client_now(client_id).await {
                     Ok(Some(client)) => {
                         session.renew_catalog_budget();
                         yield client;
@@ -112,7 +94,7 @@ impl<'a> Favorites<'a> {
                     Ok(None) => break,
                     Err(error) => {
                         // The next change tries again; the subscriber keeps its place.
-                        tracing::warn!(error = %error, "cannot read a changed client");
+                        tracing::warn!(code = %error.code(), "cannot read a changed client");
                     }
                 }
             }

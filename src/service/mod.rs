@@ -2,9 +2,11 @@
 //! operation, by `policy`), what must exist, the catalog check before a favorite is written.
 //! Resolvers and the REST door only translate their arguments, call here, and map the result.
 //!
-//! `Services` is built once at start-up; a request gets a `Session` from it: the caller, their
+//! `Services` is built once at start-up; a request opens a `Session` from it (`open_session`:
+//! the caller its token speaks for, counted against its allowance) holding the caller, their
 //! address, and the request's batching loaders. Every use case is a method of the session, so a
-//! resolver cannot reach the data without going through the rules.
+//! resolver cannot reach the data without going through the rules, and every read an answer is
+//! made of goes through the session's `Reader`, which files it for the response cache.
 
 mod access;
 mod batch;
@@ -15,7 +17,9 @@ mod loaders;
 pub mod policy;
 mod products;
 mod rate_limit;
+mod reader;
 pub mod reads;
+mod tokens;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -24,17 +28,19 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 
 pub use crate::auth::AccessToken;
-pub use access::Tokens;
 pub use clients::Clients;
-pub use error::{ServiceError, code};
+pub use error::ServiceError;
 pub use favorites::Favorites;
 pub use products::Products;
+pub use tokens::Tokens;
 
 use crate::auth::{AdminLogin, Caller, IdentityProvider, TokenIssuer};
 use crate::catalog::Catalog;
+use crate::config::Settings;
 use crate::db::changes::ChangeFeed;
 use loaders::Loaders;
 use rate_limit::RequestLimiter;
+use reader::{Prefetched, Reader};
 use reads::{ReadLog, Reads, Stale};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -50,6 +56,17 @@ pub struct ServiceOptions {
     pub client_requests_per_minute: u32,
     /// The most products one client's list may hold.
     pub max_favorites_per_client: u32,
+}
+
+impl ServiceOptions {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            client_token_lifetime: settings.client_token_lifetime,
+            create_clients_from_identity_provider: settings.auth_create_clients,
+            client_requests_per_minute: settings.client_requests_per_minute,
+            max_favorites_per_client: settings.max_favorites_per_client,
+        }
+    }
 }
 
 /// Everything the use cases need, built once.
@@ -95,8 +112,26 @@ impl Services {
         }
     }
 
-    /// A session for one request (or one WebSocket connection) of `caller`, from `address`.
-    pub fn session(&self, caller: Caller, address: IpAddr) -> Session {
+    /// The session of one request (or one WebSocket connection) that brought `authorization`
+    /// (`None`: no credentials at all; `Some(None)`: some that are not text), from `address`,
+    /// for `operations` operations: the caller its token speaks for, counted against that
+    /// caller's allowance. Only a database that cannot say whose a provider's e-mail is, and
+    /// a spent allowance, are errors; a bad token is a session of `Caller::Rejected`.
+    pub async fn open_session(
+        &self,
+        authorization: Option<Option<&str>>,
+        address: IpAddr,
+        operations: u32,
+    ) -> Result<Session> {
+        let caller = match authorization {
+            None => Caller::Anonymous,
+            Some(value) => self.authenticate(value).await?,
+        };
+        self.admit(&caller, operations)?;
+        Ok(self.session(caller, address))
+    }
+
+    fn session(&self, caller: Caller, address: IpAddr) -> Session {
         Session {
             inner: Arc::new(SessionInner {
                 loaders: Arc::new(Loaders::new(&self.inner.db, &self.inner.catalog)),
@@ -104,6 +139,7 @@ impl Services {
                 caller,
                 address,
                 reads: ReadLog::default(),
+                prefetched: Prefetched::default(),
             }),
         }
     }
@@ -155,6 +191,7 @@ struct SessionInner {
     address: IpAddr,
     loaders: Arc<Loaders>,
     reads: ReadLog,
+    prefetched: Prefetched,
 }
 
 impl Session {
@@ -163,7 +200,8 @@ impl Session {
     }
 
     /// The same caller and batching, with a log of reads of its own: one per operation, so that
-    /// what each operation of a batch read is told apart.
+    /// what each operation of a batch read is told apart (and nothing loaded ahead for one
+    /// operation is served to the next, which may come after a write).
     pub fn for_operation(&self) -> Session {
         let inner = &self.inner;
         Session {
@@ -173,6 +211,7 @@ impl Session {
                 address: inner.address,
                 loaders: Arc::clone(&inner.loaders),
                 reads: ReadLog::default(),
+                prefetched: Prefetched::default(),
             }),
         }
     }
@@ -213,8 +252,16 @@ impl Session {
         &self.inner.loaders
     }
 
-    fn reads(&self) -> &ReadLog {
-        &self.inner.reads
+    /// Where the use cases read what an answer is made of.
+    fn read(&self) -> Reader<'_> {
+        let services = self.services();
+        Reader {
+            loaders: &self.inner.loaders,
+            log: &self.inner.reads,
+            prefetched: &self.inner.prefetched,
+            db: &services.db,
+            catalog: &services.catalog,
+        }
     }
 
     fn authorize(&self, action: policy::Action, client: Option<uuid::Uuid>) -> Result<()> {

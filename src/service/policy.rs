@@ -8,37 +8,6 @@ use uuid::Uuid;
 use super::error::ServiceError;
 use crate::auth::Caller;
 
-/// Declares the actions once: the enum, and the list of all of them (for the table's test).
-macro_rules! actions {
-    ($($action:ident),+ $(,)?) => {
-        /// Everything a caller can ask the service to do (besides logging in).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Action {
-            $($action),+
-        }
-
-        impl Action {
-            pub const ALL: &[Self] = &[$(Self::$action),+];
-        }
-    };
-}
-
-actions![
-    ReadViewer,
-    ReadProducts,
-    ReadClient,
-    FindClientByEmail,
-    ListClients,
-    CreateClient,
-    RenameClient,
-    ChangeClientEmail,
-    DeleteClient,
-    IssueClientToken,
-    AddFavorite,
-    RemoveFavorite,
-    WatchFavorites,
-];
-
 /// What a client token may do with an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientRule {
@@ -48,23 +17,94 @@ pub enum ClientRule {
     Denied,
 }
 
-/// The client token's rules. An action missing here is denied all the same; the denied ones
-/// are listed so that the table reads whole.
-pub const CLIENT_RULES: &[(Action, ClientRule)] = &[
-    (Action::ReadViewer, ClientRule::Allowed),
-    (Action::ReadProducts, ClientRule::Allowed),
-    (Action::ReadClient, ClientRule::OwnClientOnly),
-    (Action::RenameClient, ClientRule::OwnClientOnly),
-    (Action::AddFavorite, ClientRule::OwnClientOnly),
-    (Action::RemoveFavorite, ClientRule::OwnClientOnly),
-    (Action::WatchFavorites, ClientRule::OwnClientOnly),
-    (Action::FindClientByEmail, ClientRule::Denied),
-    (Action::ListClients, ClientRule::Denied),
-    (Action::CreateClient, ClientRule::Denied),
-    (Action::ChangeClientEmail, ClientRule::Denied),
-    (Action::DeleteClient, ClientRule::Denied),
-    (Action::IssueClientToken, ClientRule::Denied),
-];
+impl ClientRule {
+    /// As the README's table says it.
+    fn shown(self) -> &'static str {
+        match self {
+            Self::Allowed => "yes",
+            Self::OwnClientOnly => "own client only",
+            Self::Denied => "no",
+        }
+    }
+}
+
+/// Declares every action once: what it covers (the README's words), and the client token's
+/// rule for it. The enum, the rules and the README's table all come from here, so an action
+/// cannot be added without its rule.
+macro_rules! actions {
+    ($( $(#[doc = $doc:literal])+ $action:ident => $rule:ident, )+) => {
+        /// Everything a caller can ask the service to do (besides logging in).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Action {
+            $( $(#[doc = $doc])+ $action, )+
+        }
+
+        impl Action {
+            pub const ALL: &[Self] = &[$(Self::$action),+];
+
+            /// What a client token may do with it. Whatever is not `Allowed` or
+            /// `OwnClientOnly` is denied.
+            pub const fn client_rule(self) -> ClientRule {
+                match self {
+                    $(Self::$action => ClientRule::$rule,)+
+                }
+            }
+
+            /// The operations it covers, in the README's words.
+            pub fn covers(self) -> &'static str {
+                match self {
+                    $(Self::$action => concat!($($doc, " "),+),)+
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// `viewer`
+    ReadViewer => Allowed,
+    /// `product`, `products`
+    ReadProducts => Allowed,
+    /// `client(id)`, and a client's favorites wherever they are read
+    ReadClient => OwnClientOnly,
+    /// `updateClient(id, input)` with `name` only
+    RenameClient => OwnClientOnly,
+    /// `addFavorite(clientId, productId)`
+    AddFavorite => OwnClientOnly,
+    /// `removeFavorite(clientId, productId)`
+    RemoveFavorite => OwnClientOnly,
+    /// `favoritesChanged(clientId)` (WebSocket, token in `connection_init`)
+    WatchFavorites => OwnClientOnly,
+    /// `clientByEmail`
+    FindClientByEmail => Denied,
+    /// `clients`
+    ListClients => Denied,
+    /// `createClient`
+    CreateClient => Denied,
+    /// an e-mail change (`updateClient` with `email`)
+    ChangeClientEmail => Denied,
+    /// `deleteClient`
+    DeleteClient => Denied,
+    /// `issueClientToken`
+    IssueClientToken => Denied,
+}
+
+/// The README's table of what a client token may do (`favorites-api print-policy`).
+pub fn markdown_table() -> String {
+    let mut table = String::from("| operation | client token |\n|---|---|\n");
+    for action in Action::ALL {
+        let covers = action
+            .covers()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        table.push_str(&format!(
+            "| {covers} | {} |\n",
+            action.client_rule().shown()
+        ));
+    }
+    table
+}
 
 /// The one authorization decision of an operation. `client` is the client the action touches,
 /// for the actions that touch one. A refusal never says whether that client exists.
@@ -79,17 +119,11 @@ pub fn authorize(
             "this operation needs a bearer token (issueToken, or your identity provider's)",
         )),
         Caller::Rejected => Err(ServiceError::Unauthenticated("invalid or expired token")),
-        Caller::Client(own) => {
-            let rule = CLIENT_RULES
-                .iter()
-                .find(|(listed, _)| *listed == action)
-                .map_or(ClientRule::Denied, |(_, rule)| *rule);
-            match rule {
-                ClientRule::Allowed => Ok(()),
-                ClientRule::OwnClientOnly if client == Some(own.client_id) => Ok(()),
-                ClientRule::OwnClientOnly | ClientRule::Denied => Err(ServiceError::Forbidden),
-            }
-        }
+        Caller::Client(own) => match action.client_rule() {
+            ClientRule::Allowed => Ok(()),
+            ClientRule::OwnClientOnly if client == Some(own.client_id) => Ok(()),
+            ClientRule::OwnClientOnly | ClientRule::Denied => Err(ServiceError::Forbidden),
+        },
     }
 }
 
@@ -125,16 +159,16 @@ mod tests {
         assert!(authorize(&caller, Action::ReadProducts, None).is_ok());
     }
 
+    /// The README's table is generated; print it with `cargo run -- print-policy`.
     #[test]
-    fn every_action_has_one_row() {
-        for &action in Action::ALL {
-            let rows = CLIENT_RULES
-                .iter()
-                .filter(|(listed, _)| *listed == action)
-                .count();
-            assert_eq!(rows, 1, "{action:?}");
-        }
-        assert_eq!(CLIENT_RULES.len(), Action::ALL.len());
+    fn the_readme_states_every_rule() {
+        let readme = include_str!("../../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's table of client-token rules is out of date; replace it with the output \
+             of `cargo run -- print-policy`:\n{table}"
+        );
     }
 
     #[test]

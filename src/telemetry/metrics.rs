@@ -7,12 +7,15 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use super::catalog_metrics::CatalogMetrics;
+use crate::domain::ErrorCode;
 
 /// Operation names come from callers (authenticated ones only): past this many distinct names,
 /// new ones count as `other`, so a caller cannot grow the label set without bound.
@@ -44,7 +47,7 @@ struct OperationLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabels {
-    code: String,
+    code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,89 +55,9 @@ struct StatusLabels {
     status: u16,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum UpstreamOutcome {
-    Found,
-    NotFound,
-    Failed,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct UpstreamLabels {
-    outcome: UpstreamOutcome,
-}
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: &'static str,
-}
-
-/// The catalog's counters; the catalog owns a copy and bumps them, the registry reads them.
-#[derive(Clone, Debug, Default)]
-pub struct CatalogMetrics {
-    upstream_calls: Family<UpstreamLabels, Counter>,
-    pub cache_hits: Counter,
-    pub cache_misses: Counter,
-    pub stale_serves: Counter,
-    /// The shared cache (Redis): fresh copies found there, look-ups that found none (and so
-    /// went on to the upstream, or waited for another instance's call), failed commands, and
-    /// waits on another instance's call.
-    pub shared_cache_hits: Counter,
-    pub shared_cache_misses: Counter,
-    pub shared_cache_errors: Counter,
-    pub shared_lock_waits: Counter,
-}
-
-impl CatalogMetrics {
-    /// Registers the plain counters, each under its name and help text.
-    fn register_counters(&self, registry: &mut Registry) {
-        let counters = [
-            (
-                "catalog_cache_hits",
-                "Product look-ups answered by the cache",
-                &self.cache_hits,
-            ),
-            (
-                "catalog_cache_misses",
-                "Product look-ups the cache could not answer",
-                &self.cache_misses,
-            ),
-            (
-                "catalog_stale_serves",
-                "Times a failing catalog was covered by an expired copy",
-                &self.stale_serves,
-            ),
-            (
-                "catalog_shared_cache_hits",
-                "Fresh product copies found in the shared cache (Redis)",
-                &self.shared_cache_hits,
-            ),
-            (
-                "catalog_shared_cache_misses",
-                "Look-ups the shared cache (Redis) had no fresh copy for",
-                &self.shared_cache_misses,
-            ),
-            (
-                "catalog_shared_cache_errors",
-                "Shared cache (Redis) commands that failed or timed out",
-                &self.shared_cache_errors,
-            ),
-            (
-                "catalog_shared_lock_waits",
-                "Times an instance waited for another instance's catalog call",
-                &self.shared_lock_waits,
-            ),
-        ];
-        for (name, help, counter) in counters {
-            registry.register(name, help, counter.clone());
-        }
-    }
-
-    pub fn upstream_call(&self, outcome: UpstreamOutcome) {
-        self.upstream_calls
-            .get_or_create(&UpstreamLabels { outcome })
-            .inc();
-    }
 }
 
 /// The response cache's counters; the cache owns a copy, the registry reads them.
@@ -211,12 +134,7 @@ impl Metrics {
             "Database connections by state (in_use, idle)",
             db_pool_connections.clone(),
         );
-        registry.register(
-            "catalog_upstream_calls",
-            "Calls to the product catalog, by outcome",
-            catalog.upstream_calls.clone(),
-        );
-        catalog.register_counters(&mut registry);
+        catalog.register(&mut registry);
         let response_cache = ResponseCacheMetrics::default();
         registry.register(
             "response_cache_hits",
@@ -258,11 +176,11 @@ impl Metrics {
     }
 
     /// Records one answered GraphQL operation and the codes of its errors.
-    pub fn graphql_operation<'a>(
+    pub fn graphql_operation(
         &self,
         operation: OperationLabel<'_>,
         elapsed: Duration,
-        error_codes: impl Iterator<Item = &'a str>,
+        error_codes: impl Iterator<Item = ErrorCode>,
     ) {
         let labels = OperationLabels {
             operation: self.operation_label(operation),
@@ -278,11 +196,11 @@ impl Metrics {
     }
 
     /// An error code, also for refusals made before GraphQL ran.
-    pub fn graphql_error(&self, code: &str) {
+    pub fn graphql_error(&self, code: ErrorCode) {
         self.inner
             .graphql_errors
             .get_or_create(&CodeLabels {
-                code: code.to_owned(),
+                code: code.as_str(),
             })
             .inc();
     }

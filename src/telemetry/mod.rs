@@ -1,14 +1,13 @@
 //! What operators see: logs (text or JSON lines on stderr, filtered by `RUST_LOG`), traces
 //! (OTLP, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set) and Prometheus metrics (`GET /metrics`).
 
+mod catalog_metrics;
 mod logs;
 mod metrics;
 pub mod traces;
 
-pub use metrics::{
-    CatalogMetrics, Metrics, OperationLabel, ResponseCacheMetrics, Snapshot as MetricsSnapshot,
-    UpstreamOutcome,
-};
+pub use catalog_metrics::{CatalogMetrics, UpstreamOutcome};
+pub use metrics::{Metrics, OperationLabel, ResponseCacheMetrics, Snapshot as MetricsSnapshot};
 
 use std::io::IsTerminal;
 

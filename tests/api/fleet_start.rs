@@ -3,8 +3,8 @@
 
 use std::panic::AssertUnwindSafe;
 
+use favorites_api::app::Application;
 use favorites_api::config::Settings;
-use favorites_api::http::Application;
 use futures::FutureExt;
 use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Statement};

@@ -122,7 +122,7 @@ async fn without_allowed_origins_no_origin_gets_cors_headers() {
 }
 
 fn sha256(text: &str) -> String {
-    favorites_api::graphql::persisted_queries::sha256_hex(text)
+    favorites_api::graphql::pipeline::persisted_queries::sha256_hex(text)
 }
 
 fn persisted(query: Option<&str>, hash: &str) -> Value {

@@ -244,7 +244,7 @@ async fn a_mutation_by_get_is_405_and_does_not_run() {
 async fn a_persisted_query_runs_by_its_hash_alone_over_get() {
     each_backend(|app| async move {
         let query = "{ clients { totalCount } }";
-        let hash = favorites_api::graphql::persisted_queries::sha256_hex(query);
+        let hash = favorites_api::graphql::pipeline::persisted_queries::sha256_hex(query);
         let extensions =
             json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
         let hash_only = [("extensions", extensions.as_str())];

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use favorites_api::app::Application;
 use favorites_api::catalog::ProductSource;
 use favorites_api::config::Settings;
 use favorites_api::db::StatementCounter;
 use favorites_api::db::entities::{client_favorite_product, product_ref};
-use favorites_api::http::Application;
 use futures::FutureExt;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};

@@ -1,35 +1,8 @@
 import type { TypedDocumentString } from './generated/graphql.js';
 
-/**
- * Every `extensions.code` the server sends (README "Errors"; `code` in src/service/error.rs).
- * Kept as a runtime list so an unrecognised code can be told apart from a known one.
- */
-export const ERROR_CODES = [
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'NOT_FOUND',
-  'EMAIL_TAKEN',
-  'PRODUCT_NOT_FOUND',
-  'FAVORITES_LIMIT_REACHED',
-  'UPSTREAM_UNAVAILABLE',
-  'DATABASE_UNAVAILABLE',
-  'RATE_LIMITED',
-  'INTERNAL_SERVER_ERROR',
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'BATCH_TOO_LARGE',
-  'PAYLOAD_TOO_LARGE',
-  'BODY_TIMEOUT',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'REQUEST_TIMEOUT',
-  'METHOD_NOT_ALLOWED',
-  'NOT_ACCEPTABLE',
-  'OVERLOADED',
-] as const;
+import { ERROR_CODES } from './error-codes.js';
+
+export { ERROR_CODES };
 
 /** `UNKNOWN` is the SDK's own: no code it knows (a newer server, or a proxy's non-GraphQL reply). */
 export type ErrorCode = (typeof ERROR_CODES)[number] | 'UNKNOWN';

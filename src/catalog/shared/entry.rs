@@ -5,7 +5,7 @@
 //! - `{prefix}:catalog`: `{"products": [...], "fetched_at_ms": <unix ms>}`, the whole list; its
 //!   products are also stored one by one, so a single look-up on another instance finds them.
 //!
-//! Freshness is judged by `fetched_at_ms`, the same way on every instance (`Policy`); Redis only
+//! Freshness is judged by `fetched_at_ms`, the same way on every instance (`Freshness`); Redis only
 //! drops a copy once even a stale one is of no use. What Redis holds is not trusted blindly: a
 //! copy "fetched" in the future (beyond a little clock skew) would be fresh for ever and is a
 //! miss instead, and each kind of entry has a size cap past which it is neither read nor written.
@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::super::Product;
+use super::super::freshness::{Freshness, Kept};
 use super::super::layer::{Copy, unix_ms};
-use super::super::policy::{Kept, Policy};
 
 /// How far ahead of this instance's clock another's may be.
 const MAX_CLOCK_SKEW_MS: u64 = 5_000;
@@ -36,8 +36,11 @@ pub trait SharedKey {
     fn max_bytes(&self) -> usize;
 
     /// What to write for a copy: (name, JSON, how long Redis keeps it).
-    fn entries(&self, copy: &Copy<Self::Value>, policy: &Policy)
-    -> Vec<(String, String, Duration)>;
+    fn entries(
+        &self,
+        copy: &Copy<Self::Value>,
+        policy: &Freshness,
+    ) -> Vec<(String, String, Duration)>;
 
     /// `None` for anything that is not a well-formed copy of this key (an older format, a value
     /// written by something else, a copy from the future): a miss, overwritten by the next fetch.
@@ -98,7 +101,7 @@ impl SharedKey for ProductKey {
     fn entries(
         &self,
         copy: &Copy<Option<Product>>,
-        policy: &Policy,
+        policy: &Freshness,
     ) -> Vec<(String, String, Duration)> {
         product_entry(self.0, copy.value.as_ref(), copy.fetched_at_ms, policy)
             .into_iter()
@@ -128,7 +131,7 @@ impl SharedKey for CatalogKey {
     fn entries(
         &self,
         copy: &Copy<Arc<Vec<Product>>>,
-        policy: &Policy,
+        policy: &Freshness,
     ) -> Vec<(String, String, Duration)> {
         let whole = serde_json::to_string(&CatalogOut {
             products: &copy.value,
@@ -159,7 +162,7 @@ fn product_entry(
     id: i32,
     product: Option<&Product>,
     fetched_at_ms: u64,
-    policy: &Policy,
+    policy: &Freshness,
 ) -> Option<(String, String, Duration)> {
     let json = serde_json::to_string(&ProductOut {
         product,
@@ -173,7 +176,7 @@ fn product_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::policy::{Age, NOT_FOUND_TTL};
+    use crate::catalog::freshness::{Age, NOT_FOUND_TTL};
     use crate::telemetry::CatalogMetrics;
 
     fn product(id: i32) -> Product {
@@ -188,8 +191,8 @@ mod tests {
         }
     }
 
-    fn policy() -> Policy {
-        Policy::new(
+    fn policy() -> Freshness {
+        Freshness::new(
             Duration::from_secs(60),
             Duration::from_secs(600),
             CatalogMetrics::default(),

@@ -12,8 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
 use super::super::breaker::CircuitBreaker;
+use super::super::freshness::Freshness;
 use super::super::layer::Copy;
-use super::super::policy::Policy;
 use super::entry::SharedKey;
 use super::scripts::{POLL_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT};
 use crate::sync::lock;
@@ -112,7 +112,7 @@ impl Redis {
     }
 
     /// Best effort: a copy that could not be written is fetched again by the next instance.
-    pub async fn write<K: SharedKey>(&self, key: &K, copy: &Copy<K::Value>, policy: &Policy) {
+    pub async fn write<K: SharedKey>(&self, key: &K, copy: &Copy<K::Value>, policy: &Freshness) {
         let mut pipeline = redis::pipe();
         for (name, json, keep) in key.entries(copy, policy) {
             if json.len() > key.max_bytes() {

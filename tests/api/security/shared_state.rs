@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, each_backend, error_codes};
 
 fn sha256(text: &str) -> String {
-    favorites_api::graphql::persisted_queries::sha256_hex(text)
+    favorites_api::graphql::pipeline::persisted_queries::sha256_hex(text)
 }
 
 fn persisted(query: Option<&str>, hash: &str) -> Value {

@@ -12,7 +12,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Request, ServerError, Value};
 
-use super::error::{code, set_code};
+use super::error::refusal;
+use crate::domain::ErrorCode;
 
 /// The operation that will run, if the document and `operationName` pick one.
 fn selected<'a>(
@@ -71,8 +72,8 @@ pub fn check_variables(
                 .then(|| format!("variable `${name}` is not a valid `{ty}`: {value}")),
         };
         if let Some(problem) = problem {
-            let mut error = ServerError::new(problem, Some(definition.name.pos));
-            set_code(&mut error, code::BAD_USER_INPUT);
+            let mut error = refusal(ErrorCode::BadUserInput, problem);
+            error.locations = vec![definition.name.pos];
             return Err(error);
         }
     }

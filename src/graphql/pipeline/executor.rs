@@ -8,17 +8,18 @@ use std::any::TypeId;
 use std::sync::Arc;
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::{Data, Executor, Request, Response, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, Data, Executor, Request, Response, ServerError};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::super::{AppSchema, SchemaOptions};
 use super::answer_shape::AnswerShape;
 use super::documents::ParsedDocuments;
-use super::error::{code, set_code};
+use super::error::{code_of, refusal};
 use super::operation;
 use super::persisted_queries::{PersistedQueries, Registration};
 use super::response_cache::{Key, ResponseCache};
-use super::{AppSchema, SchemaOptions};
+use crate::domain::ErrorCode;
 use crate::service::{Services, Session};
 use crate::telemetry::{Metrics, OperationLabel, traces};
 
@@ -36,10 +37,64 @@ struct Inner {
     shape: AnswerShape,
 }
 
-/// In a request's data: it came by GET, so only a query may run (a mutation is refused with
-/// `METHOD_NOT_ALLOWED`, which the HTTP layer answers with 405).
+/// In a request's data: it came by GET, so only a query may run.
 #[derive(Clone, Copy, Debug)]
 pub struct ReadOnly;
+
+/// What became of one operation: what the HTTP layer picks a status and headers from.
+pub enum Outcome {
+    /// It ran; its errors, if any, are in the answer.
+    Ran(Response),
+    /// Nothing ran: the document, its variables or its persisted query could not be run.
+    /// `code` is the code of its (first) error.
+    Refused { code: ErrorCode, response: Response },
+    /// A mutation (or subscription) that came by GET (`ReadOnly`): nothing ran.
+    NotAQuery(Response),
+}
+
+impl Outcome {
+    pub fn response(&self) -> &Response {
+        match self {
+            Self::Ran(response) | Self::Refused { response, .. } | Self::NotAQuery(response) => {
+                response
+            }
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        match self {
+            Self::Ran(response) | Self::Refused { response, .. } | Self::NotAQuery(response) => {
+                response
+            }
+        }
+    }
+
+    fn refused(error: ServerError) -> Self {
+        Self::Refused {
+            code: code_of(&error).unwrap_or(ErrorCode::BadRequest),
+            response: Response::from_errors(vec![error]),
+        }
+    }
+}
+
+/// What became of a request's operations: one, or each of a batch, in order. (Shaped like
+/// async-graphql's `BatchResponse`; moved once or twice per request, so not boxed.)
+#[allow(clippy::large_enum_variant)]
+pub enum Answer {
+    Single(Outcome),
+    Batch(Vec<Outcome>),
+}
+
+impl Answer {
+    pub fn into_batch_response(self) -> BatchResponse {
+        match self {
+            Self::Single(outcome) => BatchResponse::Single(outcome.into_response()),
+            Self::Batch(outcomes) => {
+                BatchResponse::Batch(outcomes.into_iter().map(Outcome::into_response).collect())
+            }
+        }
+    }
+}
 
 /// What the guard found out about a document before it runs.
 struct Prepared {
@@ -76,7 +131,29 @@ impl Api {
         }
     }
 
-    async fn run(&self, mut request: Request, span: &tracing::Span) -> Response {
+    /// Every operation of a request, one after the other (as async-graphql runs a batch).
+    pub async fn answer(&self, request: BatchRequest) -> Answer {
+        match request {
+            BatchRequest::Single(request) => Answer::Single(self.outcome(request).await),
+            BatchRequest::Batch(requests) => {
+                let mut outcomes = Vec::with_capacity(requests.len());
+                for request in requests {
+                    outcomes.push(self.outcome(request).await);
+                }
+                Answer::Batch(outcomes)
+            }
+        }
+    }
+
+    async fn outcome(&self, request: Request) -> Outcome {
+        if !traces::enabled() {
+            return self.run(request, &tracing::Span::none()).await;
+        }
+        let span = self.operation_span(&request);
+        self.run(request, &span).instrument(span.clone()).await
+    }
+
+    async fn run(&self, mut request: Request, span: &tracing::Span) -> Outcome {
         let started = Instant::now();
         // A log of reads of its own for this operation (a batch shares the caller's session).
         let session = session_of(&request.data).map(Session::for_operation);
@@ -84,18 +161,20 @@ impl Api {
         let prepared = match self.prepare(&mut request) {
             Ok(prepared) => prepared,
             Err(error) => {
-                let response = Response::from_errors(vec![error]);
-                self.count(OperationLabel::Invalid, started, &response);
-                return response;
+                let outcome = Outcome::refused(error);
+                self.count(OperationLabel::Invalid, started, outcome.response());
+                return outcome;
             }
         };
         describe(span, &prepared);
         if !prepared.is_query && request.data.contains_key(&TypeId::of::<ReadOnly>()) {
-            let mut error = ServerError::new("only queries may run over GET; POST mutations", None);
-            set_code(&mut error, code::METHOD_NOT_ALLOWED);
+            let error = refusal(
+                ErrorCode::MethodNotAllowed,
+                "only queries may run over GET; POST mutations",
+            );
             let response = Response::from_errors(vec![error]);
             self.count(OperationLabel::Invalid, started, &response);
-            return response;
+            return Outcome::NotAQuery(response);
         }
         let cached = self.cache_key(&request, &prepared, session.as_ref());
         if let Some((cache, key)) = &cached
@@ -104,7 +183,7 @@ impl Api {
             let response = hit.to_response();
             let label = label(authenticated, true, prepared.name.as_deref());
             self.count(label, started, &response);
-            return response;
+            return Outcome::Ran(response);
         }
         let ticket = cached.as_ref().map(|(cache, _)| cache.ticket());
         let query = request.query.clone();
@@ -113,12 +192,16 @@ impl Api {
             request.data.insert(session.clone());
         }
         let mut response = self.inner.schema.execute(request).await;
-        self.inner.shape.finish(
+        let refused = self.inner.shape.finish(
             &mut response,
             || self.inner.documents.get(&query).ok(),
             operation_name.as_deref(),
         );
-        let label = label(authenticated, is_valid(&response), prepared.name.as_deref());
+        let valid = !matches!(
+            refused,
+            Some(ErrorCode::GraphqlParseFailed | ErrorCode::GraphqlValidationFailed)
+        );
+        let label = label(authenticated, valid, prepared.name.as_deref());
         if let (OperationLabel::Named(_) | OperationLabel::Unnamed, Some(registration)) =
             (&label, prepared.registration)
             && let Some(persisted) = &self.inner.persisted
@@ -133,7 +216,10 @@ impl Api {
             span.record("otel.status_code", "ERROR");
             span.record("graphql.errors", response.errors.len());
         }
-        response
+        match refused {
+            Some(code) => Outcome::Refused { code, response },
+            None => Outcome::Ran(response),
+        }
     }
 
     /// The operation's span, named after what the document asks for (a span's name is fixed
@@ -211,23 +297,15 @@ impl Api {
         self.inner.metrics.graphql_operation(
             label,
             started.elapsed(),
-            response.errors.iter().filter_map(|error| {
-                match error.extensions.as_ref()?.get("code")? {
-                    async_graphql::Value::String(code) => Some(code.as_str()),
-                    _ => None,
-                }
-            }),
+            response.errors.iter().filter_map(code_of),
         );
     }
 }
 
+/// For the WebSocket transport, which async-graphql drives.
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
-        if !traces::enabled() {
-            return self.run(request, &tracing::Span::none()).await;
-        }
-        let span = self.operation_span(&request);
-        self.run(request, &span).instrument(span.clone()).await
+        self.outcome(request).await.into_response()
     }
 
     /// Subscriptions: the same guard, counted once when they start.
@@ -304,20 +382,6 @@ fn session_of(data: &Data) -> Option<&Session> {
 /// Whether the session belongs to a caller with a valid token.
 fn is_authenticated(session: &Session) -> bool {
     session.caller().token_expires_at().is_some()
-}
-
-/// A response whose document parsed and validated (whatever its resolvers did).
-fn is_valid(response: &Response) -> bool {
-    !response.errors.iter().any(|error| {
-        error
-            .extensions
-            .as_ref()
-            .and_then(|extensions| extensions.get("code"))
-            .is_some_and(|value| {
-                matches!(value, async_graphql::Value::String(code)
-                    if code == code::GRAPHQL_PARSE_FAILED || code == code::GRAPHQL_VALIDATION_FAILED)
-            })
-    })
 }
 
 /// Only an authenticated caller's valid operation is counted under the name it chose: anyone

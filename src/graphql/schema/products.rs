@@ -1,9 +1,10 @@
-//! A catalog product as the schema shows it.
+//! Catalog products: the `Product` type, and the reads `product` and `products`.
 
 use std::sync::Arc;
 
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
 
+use super::session;
 use crate::domain;
 
 /// Shares the catalog's copy rather than owning one: the same product is often in many lists
@@ -71,5 +72,27 @@ impl From<Arc<domain::Product>> for Product {
 impl From<domain::Product> for Product {
     fn from(product: domain::Product) -> Self {
         Self(Arc::new(product))
+    }
+}
+
+#[derive(Default)]
+pub struct ProductsQuery;
+
+#[Object]
+impl ProductsQuery {
+    /// A catalog product by id; null when the catalog has no such product.
+    async fn product(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A catalog product id.")] id: i32,
+    ) -> async_graphql::Result<Option<Product>> {
+        Ok(session(ctx)?.products().get(id).await?.map(Product::from))
+    }
+
+    /// The whole catalog.
+    #[graphql(complexity = "1 + 20 * child_complexity")]
+    async fn products(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Product>> {
+        let products = session(ctx)?.products().all().await?;
+        Ok(products.iter().cloned().map(Product::from).collect())
     }
 }

@@ -1,20 +1,18 @@
-//! What callers send about a client, parsed once at the edge: a name and an e-mail address.
+//! A client as every layer sees it, and what callers send about one, parsed once at the edge:
+//! a name and an e-mail address.
 
-/// Why a value was refused; the message is safe to show to the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct InvalidInput {
-    pub field: &'static str,
-    pub reason: String,
-}
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
-impl InvalidInput {
-    fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-        }
-    }
+use super::InvalidInput;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A client's display name: trimmed, 1 to 100 characters, no control characters.

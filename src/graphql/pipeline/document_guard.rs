@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult};
 
-use super::error::{code, set_code};
+use super::error::{refusal, set_code};
+use crate::domain::ErrorCode;
 
 /// Deepest nesting of brackets, braces and parentheses a document may have.
 pub const MAX_NESTING: usize = 64;
@@ -25,21 +26,17 @@ pub const MAX_INTROSPECTION_FIELDS: usize = 5;
 /// (so it is parsed once). `introspection` false refuses a document that asks for it, rather
 /// than answering it with a silent null.
 pub fn check(query: &str, introspection: bool) -> ServerResult<ExecutableDocument> {
-    let refuse = |code: &str, message: String| {
-        let mut error = ServerError::new(message, None);
-        set_code(&mut error, code);
-        Err(error)
-    };
+    let refuse = |code, message: String| Err(refusal(code, message));
     // Before the parser sees it: the parser recurses once per level.
     if nesting_depth(query, MAX_NESTING) > MAX_NESTING {
         return refuse(
-            code::GRAPHQL_PARSE_FAILED,
+            ErrorCode::GraphqlParseFailed,
             format!("the document nests deeper than {MAX_NESTING} levels"),
         );
     }
     let document = async_graphql::parser::parse_query(query).map_err(|error| {
         let mut error = ServerError::from(error);
-        set_code(&mut error, code::GRAPHQL_PARSE_FAILED);
+        set_code(&mut error, ErrorCode::GraphqlParseFailed);
         error
     })?;
     // Measured before async-graphql's checks: its recursion check walks every fragment spread in
@@ -48,19 +45,19 @@ pub fn check(query: &str, introspection: bool) -> ServerResult<ExecutableDocumen
     let size = expansion(&document);
     if size.fields > MAX_EXPANDED_FIELDS {
         return refuse(
-            code::GRAPHQL_VALIDATION_FAILED,
+            ErrorCode::GraphqlValidationFailed,
             format!("the document expands to more than {MAX_EXPANDED_FIELDS} fields"),
         );
     }
     if size.introspection_fields > 0 && !introspection {
         return refuse(
-            code::GRAPHQL_VALIDATION_FAILED,
+            ErrorCode::GraphqlValidationFailed,
             "introspection is disabled on this server".to_owned(),
         );
     }
     if size.introspection_fields > MAX_INTROSPECTION_FIELDS {
         return refuse(
-            code::GRAPHQL_VALIDATION_FAILED,
+            ErrorCode::GraphqlValidationFailed,
             format!("a document may hold at most {MAX_INTROSPECTION_FIELDS} introspection fields"),
         );
     }

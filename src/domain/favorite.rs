@@ -1,17 +1,8 @@
-//! What the service stores about clients, as the layers above see it (the database's own
-//! entities stay in `db`).
+//! A product in a client's list, as every layer sees it (the database's own entities stay in
+//! `db`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Client {
-    pub id: Uuid,
-    pub name: String,
-    pub email: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// A product in a client's list.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -30,7 +30,7 @@ pub enum Age {
 /// The kinds of value the catalog keeps: one product (or none), and the whole list.
 pub trait Kept {
     /// How long a copy is served as it is.
-    fn fresh_for(&self, policy: &Policy) -> Duration;
+    fn fresh_for(&self, policy: &Freshness) -> Duration;
     /// Whether an expired copy may stand in for a failing upstream.
     fn may_serve_stale(&self) -> bool;
     /// How many products it holds, for the stale-serve log.
@@ -38,7 +38,7 @@ pub trait Kept {
 }
 
 impl Kept for Option<Product> {
-    fn fresh_for(&self, policy: &Policy) -> Duration {
+    fn fresh_for(&self, policy: &Freshness) -> Duration {
         match self {
             Some(_) => policy.ttl,
             None => NOT_FOUND_TTL.min(policy.ttl),
@@ -56,7 +56,7 @@ impl Kept for Option<Product> {
 
 /// A product known to exist (the catalog's answer for one id, once "none" is set aside).
 impl Kept for Product {
-    fn fresh_for(&self, policy: &Policy) -> Duration {
+    fn fresh_for(&self, policy: &Freshness) -> Duration {
         policy.ttl
     }
 
@@ -70,7 +70,7 @@ impl Kept for Product {
 }
 
 impl Kept for Arc<Vec<Product>> {
-    fn fresh_for(&self, policy: &Policy) -> Duration {
+    fn fresh_for(&self, policy: &Freshness) -> Duration {
         policy.ttl
     }
 
@@ -84,13 +84,13 @@ impl Kept for Arc<Vec<Product>> {
 }
 
 #[derive(Clone)]
-pub struct Policy {
+pub struct Freshness {
     ttl: Duration,
     stale_for: Duration,
     metrics: CatalogMetrics,
 }
 
-impl Policy {
+impl Freshness {
     pub fn new(ttl: Duration, stale_for: Duration, metrics: CatalogMetrics) -> Self {
         Self {
             ttl,
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn products_go_fresh_stale_expired_and_not_found_is_never_stale() {
-        let policy = Policy::new(
+        let policy = Freshness::new(
             Duration::from_secs(100),
             Duration::from_secs(100),
             CatalogMetrics::default(),

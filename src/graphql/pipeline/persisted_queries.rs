@@ -15,7 +15,8 @@ use lru::LruCache;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::error::{code, set_code};
+use super::error::refusal;
+use crate::domain::ErrorCode;
 use crate::sync::lock;
 
 /// The message Apollo Client's link looks for before it retries with the full document.
@@ -86,13 +87,13 @@ impl PersistedQueries {
         };
         let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
             refusal(
-                code::BAD_REQUEST,
+                ErrorCode::BadRequest,
                 "extensions.persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<hex>\"}",
             )
         })?;
         if persisted.version != 1 {
             return Err(refusal(
-                code::PERSISTED_QUERY_NOT_SUPPORTED,
+                ErrorCode::PersistedQueryNotSupported,
                 "only version 1 of persisted queries is supported",
             ));
         }
@@ -100,14 +101,14 @@ impl PersistedQueries {
         if request.query.is_empty() {
             let document = self
                 .get(&hash)
-                .ok_or_else(|| refusal(code::PERSISTED_QUERY_NOT_FOUND, NOT_FOUND_MESSAGE))?;
+                .ok_or_else(|| refusal(ErrorCode::PersistedQueryNotFound, NOT_FOUND_MESSAGE))?;
             request.query = document.to_string();
             return Ok(None);
         }
         // Without this check anyone could file any document under another's hash.
         if sha256_hex(&request.query) != hash {
             return Err(refusal(
-                code::BAD_REQUEST,
+                ErrorCode::BadRequest,
                 "persistedQuery.sha256Hash is not the SHA-256 of the query",
             ));
         }
@@ -117,12 +118,6 @@ impl PersistedQueries {
     pub fn register(&self, registration: Registration, query: &str) {
         self.insert(registration.hash, query);
     }
-}
-
-fn refusal(code: &str, message: &str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    set_code(&mut error, code);
-    error
 }
 
 pub fn sha256_hex(text: &str) -> String {

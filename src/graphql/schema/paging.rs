@@ -1,5 +1,6 @@
-//! Relay-style paging arguments and opaque cursors.
+//! Relay-style paging: the arguments, opaque cursors, and where a page sits in its list.
 
+use async_graphql::SimpleObject;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -45,6 +46,30 @@ pub fn page_request<K>(
         let size = page_size(first, "first")?;
         let after = after.as_deref().map(&decode).transpose()?;
         Ok((PageDirection::Forward { after }, size))
+    }
+}
+
+/// Where a page sits in its list (Relay cursor connections).
+#[derive(Clone, Debug, SimpleObject)]
+pub struct PageInfo {
+    /// Whether there are items after this page.
+    pub has_next_page: bool,
+    /// Whether there are items before this page.
+    pub has_previous_page: bool,
+    /// Cursor of the first item of the page, if any.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of the page, if any.
+    pub end_cursor: Option<String>,
+}
+
+impl PageInfo {
+    pub fn new(cursors: &[String], has_previous_page: bool, has_next_page: bool) -> Self {
+        Self {
+            has_next_page,
+            has_previous_page,
+            start_cursor: cursors.first().cloned(),
+            end_cursor: cursors.last().cloned(),
+        }
     }
 }
 

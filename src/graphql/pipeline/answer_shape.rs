@@ -7,9 +7,10 @@
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Response, Value};
 
-use super::AppSchema;
+use super::super::AppSchema;
 use super::error::{code_refusals, code_the_rest};
 use super::null_propagation::FieldTypes;
+use crate::domain::ErrorCode;
 
 pub struct AnswerShape {
     fields: FieldTypes,
@@ -22,29 +23,39 @@ impl AnswerShape {
         }
     }
 
-    /// Shapes `response`, the answer to `operation_name` of `document`. The document is only
-    /// asked for when fields failed.
+    /// Shapes `response`, the answer to `operation_name` of `document` (only asked for when
+    /// fields failed). Returns the code it was refused with when nothing ran: async-graphql
+    /// refused the operation before execution (validation, a limit, no such operation).
     pub fn finish(
         &self,
         response: &mut Response,
         document: impl FnOnce() -> Option<ExecutableDocument>,
         operation_name: Option<&str>,
-    ) {
+    ) -> Option<ErrorCode> {
         if response.errors.is_empty() {
-            return;
+            return None;
         }
-        // Without data, nothing ran: the request was refused before execution.
-        if response.data == Value::Null {
-            code_refusals(&mut response.errors);
-            return;
+        // Without data, and with no error at a field, nothing ran. (A non-null root field that
+        // failed also leaves no data, but its error has a path.)
+        if response.data == Value::Null && response.errors.iter().all(|error| error.path.is_empty())
+        {
+            return Some(code_refusals(&mut response.errors));
         }
         code_the_rest(&mut response.errors);
-        if response.errors.iter().all(|error| error.path.is_empty()) {
-            return;
+        if response.errors.iter().any(|error| !error.path.is_empty())
+            && let Some(document) = document()
+        {
+            self.null_failed_fields(response, &document, operation_name);
         }
-        let Some(document) = document() else {
-            return;
-        };
+        None
+    }
+
+    fn null_failed_fields(
+        &self,
+        response: &mut Response,
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+    ) {
         let operation = match (&document.operations, operation_name) {
             (DocumentOperations::Single(operation), _) => Some(operation),
             (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
@@ -59,6 +70,6 @@ impl AnswerShape {
             OperationType::Subscription => "Subscription",
         };
         self.fields
-            .propagate_nulls(response, &document, &operation.node, root_type);
+            .propagate_nulls(response, document, &operation.node, root_type);
     }
 }
