@@ -8,7 +8,7 @@ use std::any::TypeId;
 use std::sync::Arc;
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::{BatchRequest, BatchResponse, Data, Executor, Request, Response, ServerError};
+use async_graphql::{BatchRequest, Data, Executor, Request, Response, ServerError};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -17,6 +17,7 @@ use super::answer_shape::AnswerShape;
 use super::documents::ParsedDocuments;
 use super::error::{code_of, refusal};
 use super::operation;
+use super::outcome::{Answer, Outcome};
 use super::persisted_queries::{PersistedQueries, Registration};
 use super::response_cache::{Key, ResponseCache};
 use crate::domain::ErrorCode;
@@ -40,61 +41,6 @@ struct Inner {
 /// In a request's data: it came by GET, so only a query may run.
 #[derive(Clone, Copy, Debug)]
 pub struct ReadOnly;
-
-/// What became of one operation: what the HTTP layer picks a status and headers from.
-pub enum Outcome {
-    /// It ran; its errors, if any, are in the answer.
-    Ran(Response),
-    /// Nothing ran: the document, its variables or its persisted query could not be run.
-    /// `code` is the code of its (first) error.
-    Refused { code: ErrorCode, response: Response },
-    /// A mutation (or subscription) that came by GET (`ReadOnly`): nothing ran.
-    NotAQuery(Response),
-}
-
-impl Outcome {
-    pub fn response(&self) -> &Response {
-        match self {
-            Self::Ran(response) | Self::Refused { response, .. } | Self::NotAQuery(response) => {
-                response
-            }
-        }
-    }
-
-    pub fn into_response(self) -> Response {
-        match self {
-            Self::Ran(response) | Self::Refused { response, .. } | Self::NotAQuery(response) => {
-                response
-            }
-        }
-    }
-
-    fn refused(error: ServerError) -> Self {
-        Self::Refused {
-            code: code_of(&error).unwrap_or(ErrorCode::BadRequest),
-            response: Response::from_errors(vec![error]),
-        }
-    }
-}
-
-/// What became of a request's operations: one, or each of a batch, in order. (Shaped like
-/// async-graphql's `BatchResponse`; moved once or twice per request, so not boxed.)
-#[allow(clippy::large_enum_variant)]
-pub enum Answer {
-    Single(Outcome),
-    Batch(Vec<Outcome>),
-}
-
-impl Answer {
-    pub fn into_batch_response(self) -> BatchResponse {
-        match self {
-            Self::Single(outcome) => BatchResponse::Single(outcome.into_response()),
-            Self::Batch(outcomes) => {
-                BatchResponse::Batch(outcomes.into_iter().map(Outcome::into_response).collect())
-            }
-        }
-    }
-}
 
 /// What the guard found out about a document before it runs.
 struct Prepared {

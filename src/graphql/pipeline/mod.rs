@@ -11,7 +11,9 @@ pub mod error;
 mod executor;
 mod null_propagation;
 mod operation;
+mod outcome;
 pub mod persisted_queries;
 mod response_cache;
 
-pub use executor::{Answer, Api, Outcome, ReadOnly};
+pub use executor::{Api, ReadOnly};
+pub use outcome::{Answer, Outcome};
