@@ -13,11 +13,11 @@ use serde::{Deserialize, Deserializer};
 /// Why no `connection_init` came.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The client closed the socket, broke the protocol's framing, or sent garbage.
+    /// The peer closed the socket, broke the protocol's framing, or sent garbage.
     Gone,
     /// A message over `WEBSOCKET_MAX_MESSAGE_BYTES`.
     TooBig,
-    /// The client tried to subscribe before `connection_init`.
+    /// The peer tried to subscribe before `connection_init`.
     Unauthorized,
 }
 

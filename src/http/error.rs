@@ -1,5 +1,5 @@
 //! Errors the HTTP layer answers itself, before (or instead of) GraphQL: the one mapping of an
-//! error code to an HTTP status, and the GraphQL-shaped body every client can read a code from.
+//! error code to an HTTP status, and the GraphQL-shaped body every GraphQL client can read a code from.
 
 use async_graphql::ServerError;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -1,7 +1,7 @@
 //! `/graphql` over HTTP: POST runs any operation; GET serves GraphiQL to a browser and runs
 //! queries for everyone else (a mutation over GET is 405, `Allow: POST`). Either way: read the
 //! request, open the caller's session (authenticated once, counted against its allowance), hand
-//! it to the API, and answer in the media type the client accepts, with the status that what
+//! it to the API, and answer in the media type the caller accepts, with the status that what
 //! became of the request calls for.
 
 use std::net::SocketAddr;

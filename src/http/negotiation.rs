@@ -1,6 +1,6 @@
 //! Which media type a GraphQL answer goes out as, and with which status, as the
 //! GraphQL-over-HTTP specification has it:
-//! - `application/graphql-response+json` when the client names it (and does not prefer JSON):
+//! - `application/graphql-response+json` when the caller names it (and does not prefer JSON):
 //!   a request that could not run at all (it does not parse, does not validate, its variables do
 //!   not fit) is HTTP 400 without `data`; anything that ran is 200;
 //! - `application/json` when that is what it accepts (also `*/*`, or no `Accept`): 200 for every
@@ -58,7 +58,7 @@ fn quality(accept: &str, candidate: &str) -> Option<(f32, bool)> {
     best.map(|(q, named, _)| (q, named))
 }
 
-/// The media type of the answer, or `None` when the client accepts neither of ours.
+/// The media type of the answer, or `None` when the caller accepts neither of ours.
 pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     let Some(accept) = headers
         .get(header::ACCEPT)

@@ -1,7 +1,7 @@
 //! A connection that has just been refused for overload is not read again for a moment.
 //!
 //! The 503 goes out at once; what waits is the caller's next request on the same connection.
-//! A client that ignores `Retry-After` and asks again at once (a closed-loop load generator,
+//! A caller that ignores `Retry-After` and asks again at once (a closed-loop load generator,
 //! a retry loop without back-off) would otherwise keep the server busy refusing: bench/run saw
 //! 42,000 refusals a second at 1,024 connections, all the CPU, and the answers that were
 //! admitted fell to a quarter. Paused, each connection costs at most one refusal per pause.

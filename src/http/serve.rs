@@ -6,7 +6,7 @@
 //! - HTTP/1.1 only: what load balancers and browsers speak to us (an HTTP/2 connection would
 //!   escape the header deadline);
 //! - a connection just refused for overload is not read again for a moment (`paced.rs`);
-//! - while draining, every answer says `Connection: close`, so that no client (a load
+//! - while draining, every answer says `Connection: close`, so that no caller (a load
 //!   balancer's pool above all) is left holding an idle connection we are about to close: that
 //!   race is a failed request.
 
@@ -33,7 +33,7 @@ use super::Lifecycle;
 use super::paced::{Paced, PauseReading, Refused};
 use crate::config::Settings;
 
-/// File descriptors kept for anything but client connections (besides the database pool).
+/// File descriptors kept for anything but callers' connections (besides the database pool).
 const FILE_RESERVE: usize = 64;
 
 #[derive(Clone, Copy, Debug)]

@@ -1,5 +1,5 @@
 //! At most `MAX_SUBSCRIPTIONS_PER_CONNECTION` subscriptions on one WebSocket. The count follows
-//! the messages both ways: a client's `subscribe` (`start` in the older protocol) adds its id,
+//! the messages both ways: a socket's `subscribe` (`start` in the older protocol) adds its id,
 //! and a `complete` (`stop`), from either side, ends it. A subscribe over the cap is not passed
 //! on: its id gets an `error` (code `OVERLOADED`) and the connection's other subscriptions go on.
 
@@ -21,10 +21,10 @@ pub struct SubscriptionLimit {
     active: Mutex<HashSet<String>>,
 }
 
-/// What to do with a message from the client.
+/// What to do with a message from the socket's peer.
 pub enum Verdict {
     Pass,
-    /// Not passed on; this goes back to the client instead.
+    /// Not passed on; this goes back to the peer instead.
     Refuse(String),
 }
 
@@ -40,7 +40,7 @@ struct Envelope {
 
 impl SubscriptionLimit {
     /// `headers`: the upgrade request's, whose `Sec-WebSocket-Protocol` async-graphql chose by
-    /// (the first it speaks, in the client's order).
+    /// (the first it speaks, in the peer's order).
     pub fn new(max: usize, headers: &HeaderMap) -> Self {
         let transport_ws = headers
             .get_all("sec-websocket-protocol")
@@ -81,7 +81,7 @@ impl SubscriptionLimit {
         }
     }
 
-    /// A message to the client: a `complete` (or an `error`, which ends a subscription too)
+    /// A message to the peer: a `complete` (or an `error`, which ends a subscription too)
     /// frees its id.
     pub fn outgoing(&self, text: &str) {
         if let Ok(Envelope {

@@ -1,5 +1,5 @@
 //! GraphQL over WebSocket at `/graphql/ws`: graphql-transport-ws, and the older graphql-ws
-//! (subscriptions-transport-ws), as the client asks in `Sec-WebSocket-Protocol`.
+//! (subscriptions-transport-ws), as the caller asks in `Sec-WebSocket-Protocol`.
 //!
 //! The token comes in the `connection_init` payload, `{"Authorization": "Bearer <token>"}`. We
 //! read that message ourselves (`connection_init`) before async-graphql sees the socket: it
@@ -43,7 +43,7 @@ const INTERNAL_ERROR: u16 = 4500;
 const MESSAGE_TOO_BIG: u16 = 1009;
 const GOING_AWAY: u16 = 1001;
 const TRY_AGAIN_LATER: u16 = 1013;
-/// How long a client may take to send `connection_init`.
+/// How long a socket may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What keeps WebSockets that have not authenticated yet from costing much.
@@ -200,7 +200,7 @@ async fn serve(
                 Ok(Message::Text(text)) => match subscriptions.incoming(text) {
                     Verdict::Pass => Some(item),
                     Verdict::Refuse(refusal) => {
-                        // The channel is only full if the client reads nothing; then it gets
+                        // The channel is only full if the peer reads nothing; then it gets
                         // no refusal either.
                         let _ = refusals.try_send(Message::Text(refusal.into()));
                         None
@@ -248,6 +248,6 @@ async fn close(sink: &mut (impl futures::Sink<Message> + Unpin), code: u16, reas
         code,
         reason: reason.into(),
     };
-    // The client may already be gone; there is nobody left to tell.
+    // The peer may already be gone; there is nobody left to tell.
     let _ = sink.send(Message::Close(Some(frame))).await;
 }
