@@ -6,7 +6,7 @@
 //!    fetched costs no call; one instance at a time calls for a key);
 //! 3. `resilience.rs`: the request's budget, the circuit breaker (`breaker.rs`), one deadline
 //!    with one retry, answers checked;
-//! 4. a source (`source.rs`): FakeStoreAPI (`fakestore.rs`), the only file that knows it.
+//! 4. a source (`sources/`): FakeStoreAPI (`sources/fakestore.rs`), the only file that knows it.
 //!
 //! Layers 1 to 3 implement the same interface (`layer.rs`) over the one below. How long copies
 //! are good for, "no such product" included, and when a stale copy stands in for a failure, is
@@ -15,14 +15,13 @@
 
 mod breaker;
 mod error;
-mod fakestore;
 mod freshness;
 mod layer;
 mod local;
 mod resilience;
 mod shared;
 mod single_flight;
-mod source;
+mod sources;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,10 +29,10 @@ use std::time::Duration;
 
 pub use crate::domain::{Product, Rating};
 pub use error::{CatalogBuildError, CatalogError};
-pub use fakestore::FakeStoreApi;
 pub use resilience::RequestBudget;
 pub use shared::SharedSettings;
-pub use source::{ProductSource, source_from_settings};
+pub use sources::FakeStoreApi;
+pub use sources::{ProductSource, source_from_settings};
 
 use crate::config::Settings;
 use crate::telemetry::CatalogMetrics;

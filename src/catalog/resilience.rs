@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::breaker::CircuitBreaker;
 use super::layer::{CatalogCopy, Copy, Layer, ProductCopy};
-use super::source::ProductSource;
+use super::sources::ProductSource;
 use super::{CatalogError, Product};
 use crate::telemetry::{CatalogMetrics, UpstreamOutcome};
 

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::source::ProductSource;
-use super::{CatalogBuildError, CatalogError, Product, Rating};
+use super::ProductSource;
+use crate::catalog::{CatalogBuildError, CatalogError, Product, Rating};
 use crate::telemetry::traces;
 
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
