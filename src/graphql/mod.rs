@@ -19,7 +19,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits checked before any resolver runs (async-graphql limits nothing by default). Sized so
 /// that the standard introspection query (GraphiQL, graphql-codegen) and the deepest query in the
-/// README pass; `tests/api/limits.rs` holds both sides of each line.
+/// README pass; `tests/api/document_limits.rs` holds both sides of each line.
 pub mod limits {
     /// The introspection query nests 13 deep (its `TypeRef` fragment), the README's deepest 7.
     pub const MAX_DEPTH: usize = 16;

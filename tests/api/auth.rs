@@ -3,7 +3,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN, PASSWORD, SECRET_KEY, TestApp, each_backend, error_codes};
+use crate::support::app::{ADMIN, PASSWORD, SECRET_KEY, TestApp, each_backend, error_codes};
 
 const ISSUE_TOKEN: &str = "mutation($u: String!, $p: String!) { issueToken(username: $u, password: $p) { accessToken tokenType expiresAt } }";
 

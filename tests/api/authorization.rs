@@ -12,11 +12,11 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use crate::support::app::{
     ADMIN, PASSWORD, SECRET_KEY, TestApp, each_backend, each_backend_with, error_codes,
 };
-use crate::identity_provider::{FakeIdentityProvider, SigningKey, claims};
-use crate::subscriptions::{connect, receive, send};
+use crate::support::identity_provider::{FakeIdentityProvider, SigningKey, claims};
+use crate::support::websocket::{connect, receive, send};
 
 /// What a caller may expect of an operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,8 +3,8 @@ use std::time::Duration;
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::fake_catalog::fixture_products;
-use crate::helpers::{Options, each_backend, each_backend_with, error_codes};
+use crate::support::app::{Options, each_backend, each_backend_with, error_codes};
+use crate::support::catalog::fixture_products;
 
 const PRODUCT: &str = "query($id: Int!) { product(id: $id) { id title price description category image rating { rate count } } }";
 

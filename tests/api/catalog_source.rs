@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use favorites_api::catalog::{CatalogError, Product, ProductSource};
 use serde_json::json;
 
-use crate::helpers::{Options, each_backend_with, error_codes};
+use crate::support::app::{Options, each_backend_with, error_codes};
 
 #[derive(Default)]
 struct ThreeBooks {

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{each_backend, error_codes};
+use crate::support::app::{each_backend, error_codes};
 
 const CREATE: &str = "mutation($input: CreateClientInput!) { createClient(input: $input) { id name email createdAt updatedAt favorites { totalCount } } }";
 const UPDATE: &str = "mutation($id: UUID!, $input: UpdateClientInput!) { updateClient(id: $id, input: $input) { id name email createdAt updatedAt } }";

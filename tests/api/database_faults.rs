@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Backend, Options, backends, error_codes, run_on};
-use crate::tcp_proxy::TcpProxy;
+use crate::support::app::{Options, error_codes, run_on};
+use crate::support::database::{Backend, backends};
+use crate::support::tcp_proxy::TcpProxy;
 
 #[tokio::test]
 async fn requests_fail_fast_while_postgres_is_down_and_recover_after() {

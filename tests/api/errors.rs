@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{each_backend, error_codes};
+use crate::support::app::{each_backend, error_codes};
 
 #[tokio::test]
 async fn async_graphql_errors_carry_codes() {

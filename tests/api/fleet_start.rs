@@ -10,8 +10,9 @@ use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Statement};
 use uuid::Uuid;
 
-use crate::fake_catalog::FakeCatalog;
-use crate::helpers::{ADMIN, Backend, SECRET_KEY, backends, password_hash};
+use crate::support::app::{ADMIN, SECRET_KEY, password_hash};
+use crate::support::catalog::FakeCatalog;
+use crate::support::database::{Backend, backends};
 
 const INSTANCES: usize = 4;
 

@@ -1,15 +1,13 @@
-//! What browser apps and GraphQL clients rely on: CORS, automatic persisted queries, and the
-//! GraphiQL page with its assets served locally.
+//! What browser apps and GraphQL clients rely on: CORS, and automatic persisted queries (kept
+//! only for an authenticated caller's valid document, and bounded in size).
 
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_SECURITY_POLICY,
-    CONTENT_TYPE, ORIGIN,
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN,
 };
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Options, TestApp, each_backend, each_backend_with, error_codes};
+use crate::support::app::{Options, TestApp, each_backend, each_backend_with, error_codes};
 
 const FRONTEND: &str = "https://shop.example.com";
 
@@ -244,70 +242,46 @@ async fn persisted_query_storage_is_bounded() {
     .await;
 }
 
-#[tokio::test]
-async fn graphiql_uses_a_cdn_by_default() {
-    each_backend(|app| async move {
-        let response = app.get_page("/graphql").await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let policy = response.headers()[CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let html = response.text().await.unwrap();
-        assert!(
-            html.contains("https://cdn.jsdelivr.net/npm/graphiql@4.1.2/"),
-            "{html}"
-        );
-        assert!(html.contains("/graphiql/app.js"), "{html}");
-        assert!(policy.contains("https://cdn.jsdelivr.net"), "{policy}");
-        let script = app.get("/graphiql/app.js").await;
-        assert_eq!(script.status(), StatusCode::OK);
-        assert!(script.text().await.unwrap().contains("Authorization"));
-    })
-    .await;
+async fn is_registered(app: &TestApp, hash: &str) -> bool {
+    let (_, body) = app
+        .post_graphql(Some(&app.token), &persisted(None, hash))
+        .await;
+    error_codes(&body) != ["PERSISTED_QUERY_NOT_FOUND"]
 }
 
 #[tokio::test]
-async fn graphiql_serves_local_assets_and_points_nowhere_else() {
-    let dir = std::env::temp_dir().join(format!("graphiql-assets-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for file in favorites_api::http::GRAPHIQL_ASSET_FILES {
-        std::fs::write(dir.join(file), format!("/* {file} */")).unwrap();
-    }
-    let options = Options::default().with("GRAPHIQL_ASSETS_DIR", dir.display());
-    each_backend_with(options, |app| async move {
-        let response = app.get_page("/graphql").await;
-        let policy = response.headers()[CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let html = response.text().await.unwrap();
-        assert!(!html.contains("https://"), "a remote URL in {html}");
-        assert!(!policy.contains("https://"), "a remote source in {policy}");
-        for file in favorites_api::http::GRAPHIQL_ASSET_FILES {
-            assert!(html.contains(&format!("/graphiql/assets/{file}")), "{html}");
-            let asset = app.get(&format!("/graphiql/assets/{file}")).await;
-            assert_eq!(asset.status(), StatusCode::OK, "{file}");
-            assert_eq!(asset.text().await.unwrap(), format!("/* {file} */"));
-        }
-        // Only what is in the folder. Written on the socket: an HTTP client would resolve the
-        // `..` itself. The target exists, next to the assets folder.
-        let name = format!("graphiql-escape-{}.txt", uuid::Uuid::new_v4());
-        let outside = std::env::temp_dir().join(&name);
-        std::fs::write(&outside, "secret").unwrap();
-        let mut socket = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
-            .await
-            .unwrap();
-        let request = format!(
-            "GET /graphiql/assets/../{name} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+async fn only_an_authenticated_callers_valid_document_is_kept_by_its_hash() {
+    each_backend(|app| async move {
+        let anonymous = "query ByAnonymous { __typename }";
+        let (_, body) = app
+            .post_graphql(None, &persisted(Some(anonymous), &sha256(anonymous)))
+            .await;
+        assert_eq!(body["data"]["__typename"], "Query", "it still runs: {body}");
+        assert!(
+            !is_registered(&app, &sha256(anonymous)).await,
+            "kept for an anonymous caller"
         );
-        socket.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = String::new();
-        socket.read_to_string(&mut answer).await.unwrap();
-        std::fs::remove_file(&outside).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
-        assert!(!answer.contains("secret"), "{answer}");
+
+        let invalid = "query Invalid { noSuchField }";
+        let (_, body) = app
+            .post_graphql(
+                Some(&app.token),
+                &persisted(Some(invalid), &sha256(invalid)),
+            )
+            .await;
+        assert_eq!(error_codes(&body), ["GRAPHQL_VALIDATION_FAILED"]);
+        assert!(
+            !is_registered(&app, &sha256(invalid)).await,
+            "kept an invalid document"
+        );
+
+        let valid = "query Valid { clients { totalCount } }";
+        app.post_graphql(Some(&app.token), &persisted(Some(valid), &sha256(valid)))
+            .await;
+        assert!(
+            is_registered(&app, &sha256(valid)).await,
+            "the valid one is kept"
+        );
     })
     .await;
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_every_error_has_a_code, each_backend, error_codes};
+use crate::support::app::{TestApp, assert_every_error_has_a_code, each_backend, error_codes};
 
 const DOCUMENTS: usize = 1_200;
 const SEED: u64 = 0x5EED_F00D_CAFE_1234;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::each_backend;
+use crate::support::app::each_backend;
 
 #[tokio::test]
 async fn health_and_readiness_answer_without_a_token() {

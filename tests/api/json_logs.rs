@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::binary::{SECRET, Server};
-use crate::helpers::PASSWORD;
-use crate::traces::collector;
+use crate::support::app::PASSWORD;
+use crate::support::binary::{SECRET, Server};
+use crate::support::otlp::collector;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -34,7 +34,7 @@ async fn json_lines_carry_trace_ids_and_no_secret() {
     for (query, variables) in [
         (
             "mutation($u: String!, $password: String!) { issueToken(username: $u, password: $password) { accessToken } }",
-            json!({ "u": crate::helpers::ADMIN, "password": PASSWORD }),
+            json!({ "u": crate::support::app::ADMIN, "password": PASSWORD }),
         ),
         (
             "query($password: String) { products { id } }",
@@ -73,7 +73,7 @@ async fn json_lines_carry_trace_ids_and_no_secret() {
         }
     }
     assert!(traced > 0, "no line carries a trace id:\n{log}");
-    let hash = crate::helpers::password_hash();
+    let hash = crate::support::app::password_hash();
     for secret in [
         PASSWORD,
         secret_variable,

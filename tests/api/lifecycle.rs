@@ -11,10 +11,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wiremock::ResponseTemplate;
 
-use crate::binary::Server;
-use crate::fake_catalog::{FakeCatalog, fixture_products};
-use crate::helpers::{ADMIN, PASSWORD, password_hash};
-use crate::subscriptions::subscribe;
+use crate::support::app::{ADMIN, PASSWORD, password_hash};
+use crate::support::binary::Server;
+use crate::support::catalog::{FakeCatalog, fixture_products};
+use crate::support::websocket::subscribe;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,38 +1,42 @@
 //! The integration suite: one binary, so it links once. Every test drives the real HTTP
 //! endpoint of a freshly started app, on SQLite and (with `TEST_DATABASE_URL`) on PostgreSQL.
+//! One file a feature; what they share is in `support`.
 
 mod auth;
 mod authorization;
-mod binary;
 mod catalog;
 mod catalog_source;
+mod client_tokens;
 mod clients;
+mod compression;
 mod database_faults;
+mod document_limits;
 mod errors;
-mod fake_catalog;
+mod extreme_settings;
 mod favorites;
 mod fleet_start;
 mod frontend;
 mod generative;
+mod graphiql;
 mod graphql_over_http;
 mod health;
-mod helpers;
-mod identity_provider;
+mod http_limits;
 mod json_logs;
 mod lifecycle;
-mod limits;
+mod login_limits;
 mod metrics;
 mod n_plus_one;
 mod overload;
 mod pagination;
+mod provider_tokens;
 mod races;
 mod resilience;
 mod response_cache;
 mod schema;
-mod security;
+mod secrets;
 mod shared_cache;
-mod storefront;
+mod shared_cache_outages;
 mod subscriptions;
-mod tcp_proxy;
-mod throttle;
+mod support;
 mod traces;
+mod websocket_limits;

@@ -1,9 +1,10 @@
-//! `GET /metrics`: what an operator's Prometheus scrapes.
+//! `GET /metrics`: what an operator's Prometheus scrapes. Operation names become labels only
+//! for an authenticated caller's valid operation.
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Options, TestApp, each_backend, each_backend_with};
+use crate::support::app::{Options, TestApp, each_backend, each_backend_with};
 
 async fn scrape(app: &TestApp) -> String {
     let response = app.get("/metrics").await;
@@ -131,6 +132,39 @@ async fn metrics_show_the_catalog_failing() {
             sample(&text, "graphql_errors_total{code=\"UPSTREAM_UNAVAILABLE\"}").unwrap_or(0.0)
                 >= 6.0,
             "{text}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn operation_names_become_labels_only_for_authenticated_valid_operations() {
+    each_backend(|app| async move {
+        for n in 0..5 {
+            app.graphql_as(None, &format!("query Junk{n} {{ __typename }}"), json!({}))
+                .await;
+            app.graphql(&format!("query Broken{n} {{ nope }}"), json!({}))
+                .await;
+        }
+        app.data("query Legit { clients { totalCount } }", json!({}))
+            .await;
+        let metrics = app.get("/metrics").await.text().await.expect("metrics");
+        assert!(
+            !metrics.contains("Junk"),
+            "an anonymous name became a label:\n{metrics}"
+        );
+        assert!(
+            !metrics.contains("Broken"),
+            "an invalid document's name became a label"
+        );
+        assert!(
+            metrics.contains("graphql_requests_total{operation=\"Legit\"} 1"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("graphql_requests_total{operation=\"unauthenticated\"}"));
+        assert!(
+            metrics.contains("graphql_requests_total{operation=\"invalid\"} 5"),
+            "{metrics}"
         );
     })
     .await;

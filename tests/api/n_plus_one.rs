@@ -4,7 +4,7 @@
 use favorites_api::db::changes::ChangeFeed;
 use serde_json::json;
 
-use crate::helpers::{Options, each_backend, each_backend_with};
+use crate::support::app::{Options, each_backend, each_backend_with};
 
 const NESTED: &str = "query($first: Int!) { clients(first: $first) { nodes { id favorites { totalCount nodes { product { title } } } } } }";
 

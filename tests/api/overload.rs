@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wiremock::ResponseTemplate;
 
-use crate::fake_catalog::fixture_products;
-use crate::helpers::{Options, TestApp, each_backend_with};
-use crate::subscriptions::{connect, receive, send};
+use crate::support::app::{Options, TestApp, each_backend_with};
+use crate::support::catalog::fixture_products;
+use crate::support::websocket::{connect, receive, send};
 
 /// The catalog takes `delay` to answer for product 7: a request for it holds its turn that long.
 async fn slow_product_7(app: &TestApp, delay: Duration) {

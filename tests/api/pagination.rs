@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, each_backend, error_codes};
+use crate::support::app::{TestApp, each_backend, error_codes};
 
 const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
   clients(first: $first, after: $after, last: $last, before: $before) {

@@ -5,7 +5,7 @@ use tokio::sync::Barrier;
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, each_backend, error_codes};
+use crate::support::app::{TestApp, each_backend, error_codes};
 
 /// `products_ref` must hold exactly the product ids found in some list.
 async fn assert_products_ref_consistent(app: &TestApp) {

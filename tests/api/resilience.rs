@@ -1,4 +1,5 @@
-//! The catalog as a third party that goes down, hangs and answers garbage.
+//! The catalog as a third party that goes down, hangs, answers garbage, or redirects elsewhere
+//! (a redirect is not followed: it is a failure).
 
 use favorites_api::db::changes::ChangeFeed;
 use std::time::{Duration, Instant};
@@ -6,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{Options, each_backend, each_backend_with, error_codes};
+use crate::support::app::{Options, each_backend, each_backend_with, error_codes};
 
 const PRODUCT: &str = "query($id: Int!) { product(id: $id) { id title } }";
 const FAVORITES: &str = "query($id: UUID!) { client(id: $id) { name favorites { totalCount nodes { productId addedAt product { title } } } } }";
@@ -237,5 +238,25 @@ async fn garbage_and_slow_answers_leave_favorites_standing() {
             }
         },
     )
+    .await;
+}
+
+#[tokio::test]
+async fn a_redirect_from_the_catalog_is_not_followed() {
+    each_backend(|app| async move {
+        app.catalog
+            .answer_path_with(
+                "/products/3",
+                ResponseTemplate::new(302).insert_header("location", "/products/4"),
+            )
+            .await;
+        let body = app.graphql("{ product(id: 3) { title } }", json!({})).await;
+        assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body}");
+        assert_eq!(
+            app.catalog.requests_to("/products/4").await,
+            0,
+            "the redirect was followed"
+        );
+    })
     .await;
 }

@@ -6,21 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Options, TestApp, each_backend, each_backend_with, error_codes};
+use crate::support::app::{Options, TestApp, each_backend, each_backend_with, error_codes};
+use crate::support::database::Backend;
+use crate::support::metrics::response_cache_hits;
 
 const FAVORITES: &str = "query($id: UUID!) { client(id: $id) { name email favorites { totalCount nodes { productId product { title } } } } }";
-
-async fn hits(app: &TestApp) -> u64 {
-    let text = app.get("/metrics").await.text().await.expect("metrics");
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix("response_cache_hits_total ")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
 
 async fn raw(app: &TestApp, token: &str, query: &str, variables: Value) -> String {
     app.http
@@ -40,10 +30,14 @@ async fn a_hit_is_byte_for_byte_the_answer_of_the_miss() {
     each_backend(|app| async move {
         let ana = app.create_client("Ana", "ana@example.com").await;
         app.add_favorite(&ana, 3).await;
-        let before = hits(&app).await;
+        let before = response_cache_hits(&app).await;
         let miss = raw(&app, &app.token, FAVORITES, json!({ "id": ana })).await;
         let hit = raw(&app, &app.token, FAVORITES, json!({ "id": ana })).await;
-        assert_eq!(hits(&app).await, before + 1, "the second was a hit");
+        assert_eq!(
+            response_cache_hits(&app).await,
+            before + 1,
+            "the second was a hit"
+        );
         assert_eq!(miss, hit);
         assert!(miss.contains("Mens Cotton Jacket"), "{miss}");
     })

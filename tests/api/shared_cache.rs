@@ -1,178 +1,25 @@
 //! Product data shared by a fleet through Redis (`REDIS_URL`): a fleet of instances calls the
-//! upstream once per product, whichever instance is asked; and Redis failing never fails a
-//! request. Runs against a real Redis: `TEST_REDIS_URL`, or `redis://127.0.0.1:6379`. Each test
-//! works under a key prefix of its own and removes its keys at the end.
+//! upstream once per product, whichever instance is asked, and shares what it got (a failure
+//! too, and a stale copy that covers a failing upstream). What another instance left in Redis is
+//! not trusted blindly: a copy "fetched" in the future, an entry over its size cap, or a lock
+//! that never expires cannot take over or hold up reads. Runs against a real Redis
+//! (`support::fleet`).
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
-use crate::fake_catalog::{FIXTURE, fixture_products};
-use crate::helpers::{Backend, Options, TestApp, each_backend_with, error_codes};
-use crate::subscriptions;
-use crate::tcp_proxy::TcpProxy;
+use crate::support::app::error_codes;
+use crate::support::catalog::{FIXTURE, fixture_products, title};
+use crate::support::fleet::{Fleet, options, with_fleet};
+use crate::support::metrics::metric;
 use favorites_api::db::changes::ChangeFeed;
 
 const PRODUCT: &str = "query($id: Int!) { product(id: $id) { id title } }";
 const FAVORITE_TITLES: &str =
     "query($id: UUID!) { client(id: $id) { favorites { nodes { product { title } } } } }";
-
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// `TEST_REDIS_URL` makes Redis required (CI sets it). Without it, a Redis on the default port
-/// is used if one answers, and the test is skipped otherwise, so that `cargo test` works on a
-/// machine that has none.
-pub fn redis_missing() -> bool {
-    if std::env::var("TEST_REDIS_URL").is_ok_and(|url| !url.is_empty()) {
-        return false;
-    }
-    let reachable =
-        std::net::TcpStream::connect_timeout(&redis_address(), Duration::from_millis(200)).is_ok();
-    if !reachable {
-        eprintln!(
-            "skipped {}: no Redis on {} (set TEST_REDIS_URL to require one)",
-            std::thread::current().name().unwrap_or("a test"),
-            redis_address()
-        );
-    }
-    !reachable
-}
-
-/// Runs `test` on each backend with a corner of Redis of its own (its keys removed afterwards,
-/// pass or fail); without a Redis (and without `TEST_REDIS_URL`), says it is skipped instead.
-pub async fn with_fleet<F, Fut>(options: Options, test: F)
-where
-    F: Fn(TestApp, Arc<Fleet>) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    if redis_missing() {
-        return;
-    }
-    each_backend_with(options, |app| {
-        let fleet = Arc::new(Fleet::new());
-        let test = test(app, Arc::clone(&fleet));
-        async move { fleet.run(test).await }
-    })
-    .await;
-}
-
-/// Short lives, so that keys a crashed run could not remove go away soon by themselves.
-pub fn options() -> Options {
-    Options::default()
-        .with("PRODUCT_CACHE_TTL_SECONDS", 300)
-        .with("PRODUCT_STALE_SECONDS", 300)
-}
-
-/// One test run's corner of Redis: its key prefix, and a connection to look at its keys.
-pub struct Fleet {
-    pub prefix: String,
-    redis: redis::Client,
-}
-
-impl Fleet {
-    pub fn new() -> Self {
-        Self {
-            prefix: format!("favorites-test-{}", Uuid::new_v4().simple()),
-            redis: redis::Client::open(redis_url()).expect("TEST_REDIS_URL is a Redis URL"),
-        }
-    }
-
-    /// Another instance of `app`'s service that shares product data through Redis at `url`.
-    async fn instance_via(&self, app: &TestApp, url: &str) -> TestApp {
-        app.another_instance_with(
-            Options::default()
-                .with("REDIS_URL", url)
-                .with("REDIS_KEY_PREFIX", &self.prefix),
-        )
-        .await
-    }
-
-    pub async fn instance(&self, app: &TestApp) -> TestApp {
-        self.instance_via(app, &redis_url()).await
-    }
-
-    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        self.redis
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis is running (start it, or set TEST_REDIS_URL)")
-    }
-
-    /// Whether Redis holds `{prefix}:{name}`, e.g. `product:3`.
-    async fn holds(&self, name: &str) -> bool {
-        redis::cmd("EXISTS")
-            .arg(format!("{}:{name}", self.prefix))
-            .query_async::<bool>(&mut self.connection().await)
-            .await
-            .expect("EXISTS")
-    }
-
-    async fn keys(&self) -> Vec<String> {
-        redis::cmd("KEYS")
-            .arg(format!("{}:*", self.prefix))
-            .query_async(&mut self.connection().await)
-            .await
-            .expect("KEYS")
-    }
-
-    async fn clear(&self) {
-        let keys = self.keys().await;
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(keys)
-                .query_async::<()>(&mut self.connection().await)
-                .await
-                .expect("DEL");
-        }
-    }
-
-    /// Runs `test`, then removes the run's keys whether it passed or not.
-    pub async fn run(&self, test: impl Future<Output = ()>) {
-        let outcome = AssertUnwindSafe(test).catch_unwind().await;
-        self.clear().await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
-    }
-}
-
-fn redis_address() -> SocketAddr {
-    let url = reqwest::Url::parse(&redis_url()).expect("a URL");
-    format!(
-        "{}:{}",
-        url.host_str().expect("a host"),
-        url.port().unwrap_or(6379)
-    )
-    .parse()
-    .expect("TEST_REDIS_URL names an IP address and port")
-}
-
-/// A counter's value from an instance's `/metrics`.
-async fn counter(app: &TestApp, name: &str) -> u64 {
-    let text = app.get("/metrics").await.text().await.expect("metrics");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-}
-
-fn title(id: usize) -> String {
-    fixture_products()[id - 1]["title"]
-        .as_str()
-        .expect("a title")
-        .to_owned()
-}
 
 #[tokio::test]
 async fn cold_reads_spread_over_two_instances_call_the_upstream_once() {
@@ -228,8 +75,8 @@ async fn cold_reads_spread_over_two_instances_call_the_upstream_once() {
             slowest[instance] = slowest[instance].max(elapsed);
         }
         let paths = app.catalog.request_paths().await;
-        let waits = counter(&instances[0], "catalog_shared_lock_waits_total").await
-            + counter(&instances[1], "catalog_shared_lock_waits_total").await;
+        let waits = metric(&instances[0], "catalog_shared_lock_waits_total").await
+            + metric(&instances[1], "catalog_shared_lock_waits_total").await;
         eprintln!(
             "{:?}: 40 cold reads over 2 instances: upstream calls {paths:?}, {waits} \
              wait(s) on the other instance, slowest read on each {slowest:?} \
@@ -271,7 +118,7 @@ async fn a_product_fetched_through_one_instance_is_served_by_another_from_redis(
             1,
             "B asked Redis, not the upstream"
         );
-        assert_eq!(counter(&b, "catalog_shared_cache_hits_total").await, 1);
+        assert_eq!(metric(&b, "catalog_shared_cache_hits_total").await, 1);
 
         // "No such product" is shared too (for its shorter life).
         for instance in [&a, &b] {
@@ -279,156 +126,6 @@ async fn a_product_fetched_through_one_instance_is_served_by_another_from_redis(
             assert!(data["product"].is_null(), "{data}");
         }
         assert_eq!(app.catalog.requests_to("/products/21").await, 1);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn requests_keep_succeeding_while_redis_is_down_and_redis_is_used_again_after() {
-    with_fleet(options(), |app, fleet| async move {
-        let proxy = TcpProxy::start(redis_address()).await;
-        let a = fleet
-            .instance_via(&app, &format!("redis://{}", proxy.address))
-            .await;
-        let b = fleet.instance(&app).await; // straight to Redis: it never sees an outage
-        a.data(PRODUCT, json!({ "id": 1 })).await;
-        assert!(
-            fleet.holds("product:1").await,
-            "A uses Redis through the proxy"
-        );
-
-        proxy.go_down();
-        let started = Instant::now();
-        for id in [1, 2, 3, 1, 2, 3] {
-            // `data` fails on any error in the answer.
-            let data = a.data(PRODUCT, json!({ "id": id })).await;
-            assert_eq!(data["product"]["title"], title(id), "{data}");
-        }
-        let elapsed = started.elapsed();
-        eprintln!(
-            "{:?}: 6 reads with Redis down took {elapsed:?}",
-            app.backend
-        );
-        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
-        assert_eq!(
-            app.catalog.requests().await,
-            3,
-            "1 from A's in-process cache; 2 and 3 from the upstream, once each"
-        );
-        assert!(!fleet.holds("product:2").await);
-
-        // A host that vanishes answers nothing: still bounded by the command timeout.
-        proxy.vanish();
-        tokio::time::sleep(Duration::from_millis(1_100)).await; // past the back-off
-        let started = Instant::now();
-        let data = a.data(PRODUCT, json!({ "id": 4 })).await;
-        let elapsed = started.elapsed();
-        eprintln!(
-            "{:?}: a read with Redis unreachable took {elapsed:?}",
-            app.backend
-        );
-        assert_eq!(data["product"]["title"], title(4));
-        assert!(elapsed < Duration::from_millis(1_500), "{elapsed:?}");
-        assert!(counter(&a, "catalog_shared_cache_errors_total").await >= 1);
-
-        // Back: A reconnects by itself, and what it fetches reaches B through Redis.
-        proxy.come_back();
-        let started = Instant::now();
-        let mut shared = None;
-        for id in 5..=20 {
-            a.data(PRODUCT, json!({ "id": id })).await;
-            if fleet.holds(&format!("product:{id}")).await {
-                shared = Some(id);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let id = shared.expect("A went back to Redis by itself");
-        eprintln!(
-            "{:?}: A used Redis again {:?} after it came back",
-            app.backend,
-            started.elapsed()
-        );
-        let calls = app.catalog.requests().await;
-        let data = b.data(PRODUCT, json!({ "id": id })).await;
-        assert_eq!(data["product"]["title"], title(id));
-        assert_eq!(
-            app.catalog.requests().await,
-            calls,
-            "B found A's copy in Redis"
-        );
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn an_instance_leaves_a_connection_that_hangs_and_uses_redis_again() {
-    with_fleet(options(), |app, fleet| async move {
-        let proxy = TcpProxy::start(redis_address()).await;
-        let a = fleet
-            .instance_via(&app, &format!("redis://{}", proxy.address))
-            .await;
-        a.data(PRODUCT, json!({ "id": 1 })).await;
-        assert!(fleet.holds("product:1").await);
-
-        // Its connection stops answering but stays open: no error, only timeouts,
-        // which do not make redis-rs's ConnectionManager reconnect by itself.
-        proxy.freeze();
-        let started = Instant::now();
-        let mut shared = None;
-        for id in 2..=12 {
-            let data = a.data(PRODUCT, json!({ "id": id })).await;
-            assert_eq!(data["product"]["title"], title(id), "{data}");
-            if fleet.holds(&format!("product:{id}")).await {
-                shared = Some(id);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let id = shared.expect("A went back to Redis on a new connection");
-        eprintln!(
-            "{:?}: A used Redis again {:?} after its connection hung (product {id})",
-            app.backend,
-            started.elapsed()
-        );
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn the_service_starts_and_answers_with_redis_unreachable() {
-    with_fleet(options(), |app, fleet| async move {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap(); // closed again once the listener is dropped, here
-        let started = Instant::now();
-        let a = fleet.instance_via(&app, &format!("redis://{closed}")).await;
-        eprintln!(
-            "{:?}: started with Redis unreachable in {:?}",
-            app.backend,
-            started.elapsed()
-        );
-
-        let client = a.create_client("Ana", "ana@example.com").await;
-        let body = a.add_favorite(&client, 7).await;
-        assert!(error_codes(&body).is_empty(), "{body}");
-        for _ in 0..3 {
-            let data = a.data(FAVORITE_TITLES, json!({ "id": client })).await;
-            assert_eq!(
-                data["client"]["favorites"]["nodes"][0]["product"]["title"],
-                title(7)
-            );
-            let data = a.data(PRODUCT, json!({ "id": 7 })).await;
-            assert_eq!(data["product"]["title"], title(7));
-        }
-        assert_eq!(
-            app.catalog.requests_to("/products/7").await,
-            1,
-            "the in-process cache works without Redis"
-        );
-        assert!(counter(&a, "catalog_shared_cache_errors_total").await >= 1);
-        assert!(fleet.keys().await.is_empty());
     })
     .await;
 }
@@ -449,7 +146,7 @@ async fn a_stale_copy_in_redis_covers_a_failing_upstream_on_an_instance_that_nev
             app.catalog.requests().await >= 1,
             "B did try the upstream first"
         );
-        assert_eq!(counter(&b, "catalog_stale_serves_total").await, 1);
+        assert_eq!(metric(&b, "catalog_stale_serves_total").await, 1);
     })
     .await;
 }
@@ -486,56 +183,78 @@ async fn a_failed_call_is_shared_with_the_instances_that_waited_for_it() {
     .await;
 }
 
-/// The whole fleet at once: two instances on one database and one Redis. A subscriber on A
-/// hears, within a second, a favorite added through B, also while Redis is down, and no
-/// request fails meanwhile. Across instances, changes travel through PostgreSQL: on SQLite
-/// (one process's database) this test has nothing to check.
-#[tokio::test]
-async fn a_fleet_shares_live_favorites_and_keeps_answering_when_redis_goes_down() {
-    with_fleet(options(), |app, fleet| async move {
-        if app.backend == Backend::Sqlite {
-            eprintln!("skipped on SQLite: the fleet shares changes through PostgreSQL");
-            return;
-        }
-        let proxy = TcpProxy::start(redis_address()).await;
-        let redis_via_proxy = format!("redis://{}", proxy.address);
-        let a = fleet.instance_via(&app, &redis_via_proxy).await;
-        let b = fleet.instance_via(&app, &redis_via_proxy).await;
-        let client = b.create_client("Ana", "ana@example.com").await;
-        let mut socket = subscriptions::subscribe(&a.address, &a.token, &client).await;
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64
+}
 
-        for (product, redis_up) in [(1, true), (2, false), (3, false)] {
-            if !redis_up {
-                proxy.go_down();
-            }
-            let started = Instant::now();
-            // `add_favorite` fails on any error in the answer.
-            b.add_favorite(&client, product).await;
-            let next = subscriptions::receive(&mut socket)
-                .await
-                .expect("a change within a second");
-            let elapsed = started.elapsed();
-            eprintln!(
-                "{:?}: product {product} added through B (Redis {}) reached A's subscriber in {elapsed:?}",
-                app.backend,
-                if redis_up { "up" } else { "down" }
+async fn set(fleet: &Fleet, name: &str, value: &str) {
+    redis::cmd("SET")
+        .arg(format!("{}:{name}", fleet.prefix))
+        .arg(value)
+        .query_async::<()>(&mut fleet.connection().await)
+        .await
+        .expect("SET");
+}
+
+fn poisoned(id: usize, fetched_at_ms: u64, description: &str) -> String {
+    let mut product = fixture_products()[id - 1].clone();
+    product["title"] = json!("Poisoned");
+    product["description"] = json!(description);
+    json!({ "product": product, "fetched_at_ms": fetched_at_ms }).to_string()
+}
+
+#[tokio::test]
+async fn a_copy_from_the_future_or_over_its_size_is_ignored() {
+    with_fleet(options(), |app, fleet| async move {
+        set(
+            &fleet,
+            "product:3",
+            &poisoned(3, now_ms() + 86_400_000, "from tomorrow"),
+        )
+        .await;
+        set(
+            &fleet,
+            "product:4",
+            &poisoned(4, now_ms(), &"x".repeat(1024 * 1024)),
+        )
+        .await;
+        let instance = fleet.instance(&app).await;
+        for id in [3, 4] {
+            let data = instance.data(PRODUCT, json!({ "id": id })).await;
+            assert_eq!(
+                data["product"]["title"],
+                fixture_products()[id - 1]["title"],
+                "product {id}"
             );
-            let nodes = &next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"];
-            let last = &nodes[nodes.as_array().unwrap().len() - 1];
-            assert_eq!(last["productId"], product, "{next}");
-            assert_eq!(last["product"]["title"], title(product as usize), "{next}");
-            assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
-            // Reads through either instance keep working.
-            for instance in [&a, &b] {
-                let data = instance
-                    .data(FAVORITE_TITLES, json!({ "id": client }))
-                    .await;
-                assert_eq!(
-                    data["client"]["favorites"]["nodes"].as_array().unwrap().len(),
-                    product as usize
-                );
-            }
         }
+        assert_eq!(app.catalog.requests_to("/products/3").await, 1);
+        assert_eq!(app.catalog.requests_to("/products/4").await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lock_without_an_expiry_holds_nobody_up_and_goes() {
+    with_fleet(options(), |app, fleet| async move {
+        set(&fleet, "lock:product:5", "left-by-something-else").await;
+        let instance = fleet.instance(&app).await;
+        let started = Instant::now();
+        let data = instance.data(PRODUCT, json!({ "id": 5 })).await;
+        assert_eq!(data["product"]["title"], fixture_products()[4]["title"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "waited {:?}",
+            started.elapsed()
+        );
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("{}:lock:product:5", fleet.prefix))
+            .query_async(&mut fleet.connection().await)
+            .await
+            .expect("PTTL");
+        assert_ne!(ttl, -1, "the lock still has no expiry");
     })
     .await;
 }

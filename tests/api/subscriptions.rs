@@ -2,98 +2,15 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{ADMIN, SECRET_KEY, TestApp, each_backend};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// How long a change may take to reach a subscriber.
-const DELIVERY: Duration = Duration::from_secs(1);
-
-const SUBSCRIPTION: &str = "subscription($id: UUID!) { favoritesChanged(clientId: $id) { id favorites { totalCount nodes { productId product { title } } } } }";
-
-pub async fn connect(address: &str, protocol: &str) -> Socket {
-    let url = format!("{}/graphql/ws", address.replacen("http", "ws", 1));
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol.parse().unwrap());
-    let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-    socket
-}
-
-pub async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::Text(message.to_string().into()))
-        .await
-        .unwrap();
-}
-
-/// The next protocol message (pings and pongs skipped), or the close frame's code.
-pub async fn receive(socket: &mut Socket) -> Result<Value, Option<CloseCode>> {
-    loop {
-        let message = tokio::time::timeout(DELIVERY, socket.next())
-            .await
-            .expect("a message within a second");
-        match message {
-            Some(Ok(Message::Text(text))) => {
-                let value: Value = serde_json::from_str(&text).unwrap();
-                if matches!(value["type"].as_str(), Some("ping" | "pong" | "ka")) {
-                    continue;
-                }
-                return Ok(value);
-            }
-            Some(Ok(Message::Close(frame))) => return Err(frame.map(|frame| frame.code)),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return Err(None),
-        }
-    }
-}
-
-/// Opens a graphql-transport-ws connection and asks for `client_id`'s list.
-async fn start_subscription(address: &str, token: &str, client_id: &str) -> Socket {
-    let mut socket = connect(address, "graphql-transport-ws").await;
-    // The key's case must not matter.
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }),
-    )
-    .await;
-    assert_eq!(
-        receive(&mut socket).await.unwrap()["type"],
-        "connection_ack"
-    );
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "id": client_id } } }),
-    )
-    .await;
-    socket
-}
-
-/// Subscribes to `client_id`'s list, and returns once the subscription is in place.
-pub async fn subscribe(address: &str, token: &str, client_id: &str) -> Socket {
-    let mut socket = start_subscription(address, token, client_id).await;
-    // The subscription is registered once the server has read it; a ping round trip tells.
-    send(&mut socket, json!({ "type": "ping" })).await;
-    loop {
-        let message = tokio::time::timeout(DELIVERY, socket.next()).await.unwrap();
-        if let Some(Ok(Message::Text(text))) = message
-            && serde_json::from_str::<Value>(&text).unwrap()["type"] == "pong"
-        {
-            break;
-        }
-    }
-    socket
-}
+use crate::support::app::{ADMIN, SECRET_KEY, TestApp, each_backend};
+use crate::support::websocket::{
+    SUBSCRIPTION, connect, receive, send, start_subscription, subscribe,
+};
 
 fn product_ids(next: &Value) -> Vec<i64> {
     next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"]

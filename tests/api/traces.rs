@@ -6,24 +6,12 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::binary::Server;
+use crate::support::binary::Server;
+use crate::support::otlp::{SERVICE_NAME, attribute, collector, descends_from, received_spans};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
-
-/// A receiver of OTLP/HTTP exports.
-pub async fn collector() -> MockServer {
-    let collector = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/traces"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&collector)
-        .await;
-    collector
-}
 
 /// The settings that turn export on, as OpenTelemetry names them.
 fn exporting_to(endpoint: &str) -> Vec<(&'static str, String)> {
@@ -31,7 +19,7 @@ fn exporting_to(endpoint: &str) -> Vec<(&'static str, String)> {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_owned()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".to_owned()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
-        ("OTEL_SERVICE_NAME", "favorites-trace-test".to_owned()),
+        ("OTEL_SERVICE_NAME", SERVICE_NAME.to_owned()),
         ("SHUTDOWN_DRAIN_MS", "0".to_owned()),
     ]
 }
@@ -52,52 +40,6 @@ async fn graphql(server: &Server, token: &str, query: &str, traceparent: Option<
     let response = request.send().await.expect("an answer");
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
-}
-
-/// Every span the collector received: (resource attributes, span).
-async fn received_spans(collector: &MockServer) -> Vec<Value> {
-    let mut spans = Vec::new();
-    for request in collector.received_requests().await.unwrap_or_default() {
-        let export: Value = serde_json::from_slice(&request.body).expect("an OTLP/JSON export");
-        for resource in export["resourceSpans"].as_array().into_iter().flatten() {
-            let service = resource["resource"]["attributes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|attribute| attribute["key"] == "service.name")
-                .map(|attribute| attribute["value"]["stringValue"].clone());
-            assert_eq!(service, Some(json!("favorites-trace-test")));
-            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-                spans.extend(scope["spans"].as_array().into_iter().flatten().cloned());
-            }
-        }
-    }
-    spans
-}
-
-fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
-    span["attributes"]
-        .as_array()?
-        .iter()
-        .find(|attribute| attribute["key"] == key)
-        .map(|attribute| &attribute["value"])
-}
-
-/// Whether `span` is `ancestor` or lies under it.
-fn descends_from(spans: &[Value], span: &Value, ancestor: &Value) -> bool {
-    let mut current = span;
-    loop {
-        if current["spanId"] == ancestor["spanId"] {
-            return true;
-        }
-        match spans
-            .iter()
-            .find(|parent| parent["spanId"] == current["parentSpanId"])
-        {
-            Some(parent) => current = parent,
-            None => return false,
-        }
-    }
 }
 
 #[tokio::test]

@@ -9,8 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::binary::Server;
-use crate::subscriptions::{connect, receive, send};
+use crate::support::binary::Server;
+use crate::support::websocket::{connect, receive, send};
 
 /// A WebSocket client that writes frames byte by byte, to send what a well-behaved client
 /// library would not: a header announcing 12 MiB, or a message in many fragments.
@@ -142,7 +142,7 @@ async fn unauthenticated_sockets_sending_huge_messages_do_not_grow_the_server() 
 #[tokio::test]
 async fn an_authenticated_socket_is_capped_too() {
     let server = Server::start(&[]).await;
-    let token = crate::binary::admin_token(&server).await;
+    let token = crate::support::binary::admin_token(&server).await;
     let mut socket = connect(&server.base, "graphql-transport-ws").await;
     send(
         &mut socket,

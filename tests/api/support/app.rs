@@ -1,9 +1,9 @@
 //! Starts the real application on a random port, on a fresh database (a SQLite file, or a
-//! PostgreSQL schema when `TEST_DATABASE_URL` is set), against a fake catalog on loopback.
+//! PostgreSQL schema when `TEST_DATABASE_URL` is set: `database`), against a fake catalog on
+//! loopback, and talks to it as a client would.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -11,14 +11,13 @@ use favorites_api::app::Application;
 use favorites_api::catalog::ProductSource;
 use favorites_api::config::Settings;
 use favorites_api::db::StatementCounter;
-use favorites_api::db::entities::{client_favorite_product, product_ref};
 use futures::FutureExt;
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use crate::fake_catalog::FakeCatalog;
+use crate::support::catalog::FakeCatalog;
+use crate::support::database::{Backend, TestDatabase, backends};
 
 pub const ADMIN: &str = "test_admin";
 /// What a browser sends in `Accept` for a page.
@@ -32,23 +31,6 @@ static PASSWORD_HASH: LazyLock<String> =
 
 pub fn password_hash() -> String {
     PASSWORD_HASH.clone()
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
-}
-
-/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set.
-pub fn backends() -> Vec<Backend> {
-    let mut backends = vec![Backend::Sqlite];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
-        && !url.is_empty()
-    {
-        backends.push(Backend::Postgres(url));
-    }
-    backends
 }
 
 /// Settings a test changes before the app starts, written as an operator would write them
@@ -126,72 +108,18 @@ pub struct TestApp {
     pub pairs: Vec<(String, String)>,
 }
 
-/// The database a test ran on, removed when the test is over.
-enum TestDatabase {
-    SqliteFile(PathBuf),
-    PostgresSchema { admin_url: String, schema: String },
-}
-
-impl TestDatabase {
-    async fn drop(self) {
-        match self {
-            Self::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Self::PostgresSchema { admin_url, schema } => {
-                let admin = sea_orm::Database::connect(&admin_url)
-                    .await
-                    .expect("connect to TEST_DATABASE_URL");
-                admin
-                    .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                    .await
-                    .expect("drop the test schema");
-                let _ = admin.close().await;
-            }
-        }
-    }
-}
-
 impl TestApp {
     async fn spawn(backend: &Backend, options: &Options) -> (Self, TestDatabase) {
         let catalog = Arc::new(FakeCatalog::start().await);
-        let (database_url, database_schema, database) = match backend {
-            Backend::Sqlite => {
-                let path =
-                    std::env::temp_dir().join(format!("favorites-test-{}.db", Uuid::new_v4()));
-                let url = format!("sqlite://{}?mode=rwc", path.display());
-                (url, None, TestDatabase::SqliteFile(path))
-            }
-            Backend::Postgres(admin_url) => {
-                // A test may name its schema (DATABASE_SCHEMA); it is created and dropped all the same.
-                let schema = options
-                    .overrides
-                    .iter()
-                    .find(|(key, _)| key == "DATABASE_SCHEMA")
-                    .map(|(_, schema)| schema.clone())
-                    .unwrap_or_else(|| format!("test_{}", Uuid::new_v4().simple()));
-                let admin = sea_orm::Database::connect(admin_url)
-                    .await
-                    .expect("connect to TEST_DATABASE_URL");
-                admin
-                    .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
-                    .await
-                    .expect("create a test schema");
-                let _ = admin.close().await;
-                (
-                    admin_url.clone(),
-                    Some(schema.clone()),
-                    TestDatabase::PostgresSchema {
-                        admin_url: admin_url.clone(),
-                        schema,
-                    },
-                )
-            }
-        };
+        // A test may name its schema (DATABASE_SCHEMA); it is created and dropped all the same.
+        let schema = options
+            .overrides
+            .iter()
+            .find(|(key, _)| key == "DATABASE_SCHEMA")
+            .map(|(_, schema)| schema.clone());
+        let database = TestDatabase::create(backend, schema).await;
         let mut pairs: Vec<(String, String)> = vec![
-            ("DATABASE_URL".into(), database_url),
+            ("DATABASE_URL".into(), database.url()),
             ("DATABASE_ACQUIRE_TIMEOUT_MS".into(), "5000".into()),
             ("FAKESTOREAPI_URL".into(), catalog.url()),
             ("SECRET_KEY".into(), SECRET_KEY.into()),
@@ -207,7 +135,11 @@ impl TestApp {
             // has tests of its own (`overload`).
             ("MAX_CONCURRENT_REQUESTS".into(), "1000".into()),
         ];
-        pairs.extend(database_schema.map(|schema| ("DATABASE_SCHEMA".into(), schema)));
+        pairs.extend(
+            database
+                .schema()
+                .map(|schema| ("DATABASE_SCHEMA".into(), schema)),
+        );
         pairs.extend(options.overrides.iter().cloned());
         let mut app = Self::start(pairs, catalog, backend.clone(), options.source.clone()).await;
         app.token = app.issue_token().await;
@@ -373,31 +305,6 @@ impl TestApp {
         )
         .await
     }
-
-    /// Rows of `products_ref`, read straight from the database.
-    pub async fn product_refs(&self) -> Vec<i32> {
-        product_ref::Entity::find()
-            .order_by_asc(product_ref::Column::Id)
-            .all(&self.db)
-            .await
-            .expect("read products_ref")
-            .into_iter()
-            .map(|row| row.id)
-            .collect()
-    }
-
-    /// Rows of `client_favorite_products`, read straight from the database.
-    pub async fn favorite_rows(&self) -> Vec<(Uuid, i32)> {
-        client_favorite_product::Entity::find()
-            .order_by_asc(client_favorite_product::Column::ClientId)
-            .order_by_asc(client_favorite_product::Column::ProductId)
-            .all(&self.db)
-            .await
-            .expect("read client_favorite_products")
-            .into_iter()
-            .map(|row| (row.client_id, row.product_id))
-            .collect()
-    }
 }
 
 /// Checks a response, or each response of a batch.
@@ -432,4 +339,15 @@ pub fn error_codes(body: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The values of an answer's `Vary` headers, lower-case, joined with `, `.
+pub fn vary(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(reqwest::header::VARY)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

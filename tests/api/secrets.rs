@@ -5,11 +5,11 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use crate::binary::{Server, UNSET, WorkDir, free_port, refused_start};
-use crate::helpers::{ADMIN, password_hash};
+use crate::support::app::{ADMIN, password_hash};
+use crate::support::binary::{Server, UNSET, WorkDir, free_port, refused_start};
 
 /// The committed demo configuration, as a checkout (or an image built from one) carries it.
-const DEMO_DOTENV: &str = include_str!("../../../.env");
+const DEMO_DOTENV: &str = include_str!("../../.env");
 const DEMO_KEY: &str = "demo-secret-key-change-me-0123456789abcdef";
 
 /// The base settings the tests give, left out so that `.env` and `favorites.toml` decide.

@@ -6,10 +6,18 @@ use serde_json::Value;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-pub const FIXTURE: &str = include_str!("../fixtures/fakestore-products.json");
+pub const FIXTURE: &str = include_str!("../../fixtures/fakestore-products.json");
 
 pub fn fixture_products() -> Vec<Value> {
     serde_json::from_str(FIXTURE).expect("the fixture is a JSON array")
+}
+
+/// The title of the fixture's product `id` (1 to 20).
+pub fn title(id: usize) -> String {
+    fixture_products()[id - 1]["title"]
+        .as_str()
+        .expect("a title")
+        .to_owned()
 }
 
 pub struct FakeCatalog {

@@ -5,8 +5,9 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, Options, backends, each_backend_with, error_codes, run_on};
-use crate::subscriptions::{receive, subscribe};
+use crate::support::app::{Options, each_backend_with, error_codes, run_on};
+use crate::support::database::{Backend, backends};
+use crate::support::websocket::{receive, subscribe};
 
 #[tokio::test]
 async fn every_duration_and_lifetime_at_its_largest_is_served_without_a_panic() {
@@ -75,7 +76,7 @@ async fn a_schema_with_the_longest_name_still_carries_changes_between_instances(
         run_on(
             &backend,
             &options,
-            &|app: crate::helpers::TestApp| async move {
+            &|app: crate::support::app::TestApp| async move {
                 let other = app.another_instance_with(Options::default()).await;
                 let ana = app.create_client("Ana", "ana@example.com").await;
                 let mut socket = subscribe(&app.address, &app.token, &ana).await;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::Options;
+use crate::support::app::Options;
 
 pub const ISSUER: &str = "https://idp.example.test/";
 pub const AUDIENCE: &str = "favorites-storefront";

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::fake_catalog::FakeCatalog;
-use crate::helpers::{ADMIN, password_hash};
+use crate::support::app::{ADMIN, PASSWORD, password_hash};
+use crate::support::catalog::FakeCatalog;
 
 pub const SECRET: &str = "binary-test-secret-0123456789abcdef0123";
 /// As a value in `env`: leave the key out of the base settings.
@@ -190,7 +190,7 @@ impl Server {
     pub async fn admin_token(&self) -> String {
         let login: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/api/v1/auth/master-token", self.base))
-            .json(&serde_json::json!({ "username": ADMIN, "password": crate::helpers::PASSWORD }))
+            .json(&serde_json::json!({ "username": ADMIN, "password": PASSWORD }))
             .send()
             .await
             .expect("the login answers")
@@ -238,7 +238,7 @@ pub async fn refused_start(dir: WorkDir, env: &[(&str, &str)]) -> Refused {
 pub async fn admin_token(server: &Server) -> String {
     let answer: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/master-token", server.base))
-        .json(&serde_json::json!({ "username": ADMIN, "password": crate::helpers::PASSWORD }))
+        .json(&serde_json::json!({ "username": ADMIN, "password": PASSWORD }))
         .send()
         .await
         .expect("an answer")
