@@ -15,6 +15,7 @@ mod errors;
 mod extreme_settings;
 mod favorites;
 mod fleet_start;
+mod freshness;
 mod frontend;
 mod generative;
 mod graphiql;

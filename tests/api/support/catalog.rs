@@ -22,12 +22,15 @@ pub fn title(id: usize) -> String {
 
 pub struct FakeCatalog {
     server: MockServer,
+    /// The products it serves: the fixture's, as `retitle` left them.
+    products: std::sync::Mutex<Vec<Value>>,
 }
 
 impl FakeCatalog {
     pub async fn start() -> Self {
         let catalog = Self {
             server: MockServer::start().await,
+            products: std::sync::Mutex::new(fixture_products()),
         };
         catalog.mount_normal().await;
         catalog
@@ -37,13 +40,28 @@ impl FakeCatalog {
         self.server.uri()
     }
 
+    fn current_products(&self) -> Vec<Value> {
+        self.products.lock().expect("not poisoned").clone()
+    }
+
     async fn mount_normal(&self) {
+        let products = self.current_products();
         Mock::given(method("GET"))
             .and(path("/products"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(FIXTURE, "application/json"))
+            .respond_with(
+                // The fixture's own bytes, until a test changes a product.
+                ResponseTemplate::new(200).set_body_raw(
+                    if products == fixture_products() {
+                        FIXTURE.to_owned()
+                    } else {
+                        Value::from(products.clone()).to_string()
+                    },
+                    "application/json",
+                ),
+            )
             .mount(&self.server)
             .await;
-        for product in fixture_products() {
+        for product in products {
             let id = product["id"].as_i64().expect("numeric id");
             Mock::given(method("GET"))
                 .and(path(format!("/products/{id}")))
@@ -61,6 +79,17 @@ impl FakeCatalog {
             .with_priority(10)
             .mount(&self.server)
             .await;
+    }
+
+    /// From now on product `id` is called `title`, in both the list and its own answer (back to
+    /// normal answers, with an empty request log).
+    pub async fn retitle(&self, id: i64, title: &str) {
+        for product in self.products.lock().expect("not poisoned").iter_mut() {
+            if product["id"] == id {
+                product["title"] = title.into();
+            }
+        }
+        self.recover().await;
     }
 
     /// Every request answers `response` from now on (and the request log starts afresh).

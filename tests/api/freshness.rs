@@ -1,0 +1,301 @@
+//! No field serves a stale answer from the response cache: each field that reads data is read
+//! twice (the second read must be a hit), then what it read is changed, then read again, and
+//! the answer must have changed. The fields come from the schema itself, as the authorization
+//! matrix's do: a field added later that reads data and has no row here fails
+//! `every_field_that_reads_has_a_row`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::app::{Options, TestApp, each_backend_with};
+use crate::support::metrics::response_cache_hits;
+
+/// What a row changes between its reads.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// The subject client gets a new name.
+    Rename,
+    /// The subject client moves to the address `$moved`.
+    NewAddress,
+    /// Another client is created.
+    CreateClient,
+    /// The subject client adds product 5 to their list.
+    AddFavorite,
+    /// The catalog gives product `id` a new title (and the product cache lets go of it).
+    Retitle(i64),
+}
+
+/// Whose token a row reads with.
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    Admin,
+    /// The subject client's own token.
+    Subject,
+}
+
+/// One row: a field that reads data, a document that reads it (variables `$id`, `$email` and
+/// `$moved` are the subject client's id, address and new address), and the change it must see.
+struct Row {
+    field: &'static str,
+    document: &'static str,
+    caller: Caller,
+    change: Change,
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        field: "Query.viewer",
+        document: "{ viewer { name } }",
+        caller: Caller::Subject,
+        change: Change::Rename,
+    },
+    Row {
+        field: "Query.client",
+        document: "query($id: UUID!) { client(id: $id) { name updatedAt } }",
+        caller: Caller::Admin,
+        change: Change::Rename,
+    },
+    Row {
+        field: "Query.clientByEmail",
+        document: "query($email: String!) { clientByEmail(email: $email) { name } }",
+        caller: Caller::Admin,
+        change: Change::Rename,
+    },
+    Row {
+        // Who has an address is the list's business: nobody had it before the move.
+        field: "Query.clientByEmail",
+        document: "query($moved: String!) { clientByEmail(email: $moved) { id } }",
+        caller: Caller::Admin,
+        change: Change::NewAddress,
+    },
+    Row {
+        field: "Query.clients",
+        document: "{ clients(last: 2) { edges { cursor node { email } } pageInfo { hasNextPage hasPreviousPage } } }",
+        caller: Caller::Admin,
+        change: Change::CreateClient,
+    },
+    Row {
+        field: "Query.clients",
+        document: "{ clients(first: 100) { nodes { name } } }",
+        caller: Caller::Admin,
+        change: Change::Rename,
+    },
+    Row {
+        field: "ClientConnection.totalCount",
+        document: "{ clients { totalCount } }",
+        caller: Caller::Admin,
+        change: Change::CreateClient,
+    },
+    Row {
+        field: "Client.favorites",
+        document: "query($id: UUID!) { client(id: $id) { favorites { totalCount edges { cursor node { productId addedAt } } } } }",
+        caller: Caller::Admin,
+        change: Change::AddFavorite,
+    },
+    Row {
+        // The lists of a page of clients are loaded ahead with the page: another path.
+        field: "Client.favorites",
+        document: "{ clients(first: 20) { nodes { favorites(first: 5) { nodes { productId } } } } }",
+        caller: Caller::Admin,
+        change: Change::AddFavorite,
+    },
+    Row {
+        field: "Query.product",
+        document: "{ product(id: 2) { title rating { rate } } }",
+        caller: Caller::Admin,
+        change: Change::Retitle(2),
+    },
+    Row {
+        field: "Query.products",
+        document: "{ products { id title } }",
+        caller: Caller::Admin,
+        change: Change::Retitle(1),
+    },
+    Row {
+        field: "Favorite.product",
+        document: "{ viewer { favorites { nodes { product { title } } } } }",
+        caller: Caller::Subject,
+        change: Change::Retitle(3),
+    },
+];
+
+/// Fields of an object type that only hand on what the field above them read (a page, an edge,
+/// a product's rating): they read nothing of their own.
+const PARTS: &[&str] = &[
+    "ClientConnection.edges",
+    "ClientConnection.nodes",
+    "ClientConnection.pageInfo",
+    "ClientEdge.node",
+    "FavoriteConnection.edges",
+    "FavoriteConnection.nodes",
+    "FavoriteConnection.pageInfo",
+    "FavoriteEdge.node",
+    "Product.rating",
+];
+
+/// Leaves that load something of their own (a count query) rather than show what their
+/// object holds; the schema cannot say which, so they are named here.
+const LOADING_LEAVES: &[&str] = &["ClientConnection.totalCount"];
+
+/// Every query field that reads data: root fields, fields with arguments, fields of an object
+/// type, and the loading leaves.
+async fn fields_that_read(app: &TestApp) -> BTreeSet<String> {
+    let schema = app
+        .data(
+            "{ __schema { queryType { name } types { name kind fields { name args { name } type { ...named } } } } }
+             fragment named on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }",
+            json!({}),
+        )
+        .await;
+    let types = schema["__schema"]["types"]
+        .as_array()
+        .expect("types")
+        .clone();
+    let fields_of = |name: &str| -> Vec<Value> {
+        types
+            .iter()
+            .find(|kind| kind["name"] == name)
+            .and_then(|kind| kind["fields"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    let named = |mut kind: &Value| -> (String, String) {
+        while kind["name"].is_null() {
+            kind = &kind["ofType"];
+        }
+        (
+            kind["kind"].as_str().unwrap_or_default().to_owned(),
+            kind["name"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let root = schema["__schema"]["queryType"]["name"]
+        .as_str()
+        .expect("a query type")
+        .to_owned();
+    let (mut reading, mut seen, mut todo) = (BTreeSet::new(), BTreeSet::new(), vec![root.clone()]);
+    while let Some(parent) = todo.pop() {
+        if !seen.insert(parent.clone()) {
+            continue;
+        }
+        for field in fields_of(&parent) {
+            let name = format!("{parent}.{}", field["name"].as_str().unwrap_or_default());
+            let (kind, of) = named(&field["type"]);
+            let has_arguments = !field["args"].as_array().is_none_or(Vec::is_empty);
+            if kind == "OBJECT" {
+                todo.push(of);
+            }
+            if parent == root
+                || has_arguments
+                || kind == "OBJECT"
+                || LOADING_LEAVES.contains(&name.as_str())
+            {
+                reading.insert(name);
+            }
+        }
+    }
+    reading
+}
+
+#[tokio::test]
+async fn every_field_that_reads_has_a_row() {
+    each_backend_with(Options::default(), |app| async move {
+        let reading = fields_that_read(&app).await;
+        let covered: BTreeSet<String> = ROWS
+            .iter()
+            .map(|row| row.field)
+            .chain(PARTS.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        let missing: Vec<_> = reading.difference(&covered).collect();
+        assert!(
+            missing.is_empty(),
+            "fields that read data without a freshness row (or a place in PARTS): {missing:?}"
+        );
+        let stale: Vec<_> = covered.difference(&reading).collect();
+        assert!(
+            stale.is_empty(),
+            "rows for fields the schema no longer has: {stale:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_field_serves_a_stale_answer_after_its_data_changed() {
+    // Products are fresh for a second, so that a changed catalog shows within the test.
+    let options = Options::default().with("PRODUCT_CACHE_TTL_SECONDS", 1);
+    each_backend_with(options, |app| async move {
+        for (number, row) in ROWS.iter().enumerate() {
+            check(&app, number, row).await;
+        }
+    })
+    .await;
+}
+
+async fn check(app: &TestApp, number: usize, row: &Row) {
+    let email = format!("subject-{number}@example.com");
+    let moved = format!("moved-{number}@example.com");
+    let id = app
+        .create_client(&format!("Subject {number}"), &email)
+        .await;
+    app.add_favorite(&id, 3).await;
+    let token = match row.caller {
+        Caller::Admin => app.token.clone(),
+        Caller::Subject => app.client_token(&id).await,
+    };
+    let variables = json!({ "id": id, "email": email, "moved": moved });
+    let read = || async {
+        let body = app
+            .graphql_as(Some(&token), row.document, variables.clone())
+            .await;
+        assert!(body["errors"].is_null(), "{}: {body}", row.field);
+        body["data"].clone()
+    };
+
+    let first = read().await;
+    let hits = response_cache_hits(app).await;
+    assert_eq!(read().await, first, "{}: the same answer", row.field);
+    assert_eq!(
+        response_cache_hits(app).await,
+        hits + 1,
+        "{} ({:?}): the second read was a hit, so the test proves something",
+        row.field,
+        row.change
+    );
+
+    match row.change {
+        Change::Rename => {
+            app.data(
+                "mutation($id: UUID!) { updateClient(id: $id, input: { name: \"Renamed\" }) { id } }",
+                json!({ "id": id }),
+            )
+            .await;
+        }
+        Change::NewAddress => {
+            app.data(
+                "mutation($id: UUID!, $moved: String!) { updateClient(id: $id, input: { email: $moved }) { id } }",
+                json!({ "id": id, "moved": moved }),
+            )
+            .await;
+        }
+        Change::CreateClient => {
+            app.create_client("Newcomer", &format!("newcomer-{number}@example.com"))
+                .await;
+        }
+        Change::AddFavorite => {
+            app.add_favorite(&id, 5).await;
+        }
+        Change::Retitle(product) => {
+            app.catalog.retitle(product, "Retitled").await;
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+        }
+    }
+
+    let after = read().await;
+    assert_ne!(
+        after, first,
+        "{} ({:?}): a stale answer after the change",
+        row.field, row.change
+    );
+}
