@@ -4,6 +4,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use crate::support::app::{ADMIN, PASSWORD, SECRET_KEY, TestApp, each_backend, error_codes};
+use crate::support::identity_provider::with_overrides;
 
 const ISSUE_TOKEN: &str = "mutation($u: String!, $p: String!) { issueToken(username: $u, password: $p) { accessToken tokenType expiresAt } }";
 
@@ -33,21 +34,14 @@ async fn assert_unauthenticated(app: &TestApp, token: Option<&str>) {
 
 fn claims(overrides: Value) -> Value {
     let now = chrono::Utc::now().timestamp();
-    let mut claims = json!({
+    let claims = json!({
         "sub": ADMIN,
         "iat": now,
         "exp": now + 600,
         "iss": "favorites-api",
         "aud": "favorites-api",
     });
-    for (key, value) in overrides.as_object().expect("an object") {
-        if value.is_null() {
-            claims.as_object_mut().expect("an object").remove(key);
-        } else {
-            claims[key] = value.clone();
-        }
-    }
-    claims
+    with_overrides(claims, &overrides)
 }
 
 fn forge(algorithm: Algorithm, key: &str, claims: &Value) -> String {

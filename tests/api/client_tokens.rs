@@ -6,7 +6,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::app::{Options, each_backend, each_backend_with, error_codes};
+use crate::support::app::{
+    Options, each_backend, each_backend_with, error_codes, retry_after_seconds,
+};
 
 const VIEWER: &str =
     "{ viewer { id name email favorites { totalCount nodes { productId product { title } } } } }";
@@ -166,11 +168,7 @@ async fn each_client_has_its_own_allowance_across_its_tokens_and_the_admin_has_n
             .await
             .expect("an answer");
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        let retry_after: u64 = response.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let retry_after = retry_after_seconds(&response);
         assert!((1..=12).contains(&retry_after), "{retry_after}");
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(error_codes(&body), ["RATE_LIMITED"]);

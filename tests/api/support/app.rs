@@ -351,3 +351,12 @@ pub fn vary(response: &reqwest::Response) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The seconds a refusal's `Retry-After` asks the caller to wait.
+pub fn retry_after_seconds(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .expect("Retry-After is text")
+        .parse()
+        .expect("Retry-After is whole seconds")
+}

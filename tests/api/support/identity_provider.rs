@@ -175,7 +175,7 @@ impl FakeIdentityProvider {
 /// remove) entries.
 pub fn claims(email: &str, overrides: Value) -> Value {
     let now = chrono::Utc::now().timestamp();
-    let mut claims = json!({
+    let claims = json!({
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": format!("idp|{email}"),
@@ -185,6 +185,11 @@ pub fn claims(email: &str, overrides: Value) -> Value {
         "email_verified": true,
         "name": "Shopper From The Provider",
     });
+    with_overrides(claims, &overrides)
+}
+
+/// `claims` with each key of `overrides` set to its value, or removed where that is null.
+pub fn with_overrides(mut claims: Value, overrides: &Value) -> Value {
     for (key, value) in overrides.as_object().expect("an object") {
         if value.is_null() {
             claims.as_object_mut().expect("an object").remove(key);
