@@ -8,12 +8,16 @@ pub use sea_orm_migration::prelude::*;
 pub const CLIENTS_EMAIL_INDEX: &str = "clients_email_key";
 
 mod m20260101_000001_create_tables;
+mod m20261203_000001_change_log;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260101_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20260101_000001_create_tables::Migration),
+            Box::new(m20261203_000001_change_log::Migration),
+        ]
     }
 }

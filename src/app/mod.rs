@@ -15,12 +15,12 @@ use tokio::net::TcpListener;
 use crate::auth::{AdminLogin, IdentityProvider, IdentityProviderSettings, TokenIssuer};
 use crate::catalog::{self, Catalog, CatalogBuildError, CatalogSettings, ProductSource};
 use crate::config::Settings;
-use crate::db::changes::ChangeFeed;
+use crate::db::changes::{ChangeFeed, FeedOptions};
 use crate::db::{self, DatabaseSettings, StatementCounter};
 use crate::graphql::{SchemaOptions, build_api};
 use crate::http::{AppState, ConnectionLimits, GraphiqlPage, Lifecycle, MissingAssets};
 use crate::service::{Parts, ServiceOptions, Services};
-use crate::telemetry::Metrics;
+use crate::telemetry::{ChangeFeedMetrics, Metrics};
 use signals::StopSignals;
 
 /// How long shutdown waits for WebSockets to send their close frames.
@@ -79,8 +79,16 @@ impl Application {
         let db = database(&settings, &statements).await?;
         let catalog = Catalog::new(CatalogSettings::from_settings(&settings), source)
             .map_err(StartupError::Catalog)?;
-        let metrics = Metrics::new(statements.counter(), catalog.metrics());
-        let services = services(&settings, &db, catalog).await?;
+        let change_metrics = ChangeFeedMetrics::default();
+        let background = StatementCounter::default();
+        let metrics = Metrics::new(
+            statements.counter(),
+            background.counter(),
+            catalog.metrics(),
+            &change_metrics,
+        );
+        let background = db::background_handle(&db, background);
+        let services = services(&settings, &db, &background, catalog, change_metrics).await?;
         let api = build_api(
             SchemaOptions::from_settings(&settings),
             metrics.clone(),
@@ -166,17 +174,25 @@ async fn database(
 async fn services(
     settings: &Settings,
     db: &DatabaseConnection,
+    background: &DatabaseConnection,
     catalog: Catalog,
+    change_metrics: ChangeFeedMetrics,
 ) -> Result<Services, StartupError> {
     let identity_provider = IdentityProviderSettings::from_settings(settings)
         .map(IdentityProvider::new)
         .transpose()
         .map_err(StartupError::IdentityProvider)?;
-    let changes = ChangeFeed::start(db, settings.database_schema.as_deref())
-        .await
-        .map_err(|error| {
-            StartupError::ChangeFeed(settings.database_url.scrub(&error.to_string()))
-        })?;
+    let changes = ChangeFeed::start(
+        background,
+        settings.database_schema.as_deref(),
+        FeedOptions {
+            poll_interval: settings.change_log_poll_interval,
+        },
+        change_metrics,
+    )
+    .await
+    .map_err(|error| StartupError::ChangeFeed(settings.database_url.scrub(&error.to_string())))?;
+    db::maintenance::start(background, &changes, settings.change_log_retention);
     Ok(Services::new(Parts {
         db: db.clone(),
         catalog,

@@ -117,6 +117,10 @@ declare_settings! {
     PERSISTED_QUERIES_MAX_BYTES => persisted_queries_max_bytes: usize = Value("4194304"), number(0..=1024 * MIB);
     /// memory for whole answers to queries, kept until what they read changes (see [The response cache](#the-response-cache)); `0` turns it off
     RESPONSE_CACHE_MAX_BYTES => response_cache_max_bytes: usize = Value("33554432"), number(0..=16 * 1024 * MIB);
+    /// how long the change log keeps a change (see [How changes travel](#how-changes-travel-between-instances)); older rows are deleted in small batches
+    CHANGE_LOG_RETENTION_HOURS => change_log_retention: Duration = Value("72"), hours(1..=24 * 365);
+    /// PostgreSQL: the longest an instance goes without reading the change log when no other instance signals it
+    CHANGE_LOG_POLL_MS => change_log_poll_interval: Duration = Value("1000"), millis(10..=60_000);
     /// `redis://[:password@]host:6379[/db]`, or `rediss://` for TLS: product data shared by every
     /// instance (see [Running several instances](#running-several-instances)); unset, each
     /// instance caches in-process only

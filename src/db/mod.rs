@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod entities;
 mod error;
+pub mod maintenance;
 mod migrate;
 pub mod repositories;
 
@@ -33,6 +34,14 @@ impl StatementCounter {
     fn increment(&self) {
         self.0.inc();
     }
+}
+
+/// Another handle on the same pool for the work no request waits for (the change feed, upkeep):
+/// its statements count in `counter`, not with the requests', and are not traced.
+pub fn background_handle(db: &DatabaseConnection, counter: StatementCounter) -> DatabaseConnection {
+    let mut background = db.clone();
+    background.set_metric_callback(move |_| counter.increment());
+    background
 }
 
 /// Connections of the pool: (in use, idle).

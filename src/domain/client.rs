@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::InvalidInput;
+use super::{FavoritesVersion, InvalidInput};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Client {
@@ -13,6 +13,8 @@ pub struct Client {
     pub email: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The last change to the list.
+    pub favorites_version: FavoritesVersion,
 }
 
 /// A client's display name: trimmed, 1 to 100 characters, no control characters.

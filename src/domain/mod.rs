@@ -7,12 +7,14 @@ mod code;
 mod favorite;
 mod paging;
 mod product;
+mod version;
 
 pub use client::{Client, ClientEmail, ClientName};
 pub use code::{ErrorCode, markdown_table as error_code_table, typescript_list as error_code_list};
 pub use favorite::Favorite;
 pub use paging::{Page, PageDirection};
 pub use product::{Product, Rating};
+pub use version::FavoritesVersion;
 
 /// Why a value was refused; the message is safe to show to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

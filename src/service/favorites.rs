@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::policy::Action;
 use super::{Result, ServiceError, Session};
-use crate::db::changes::ChangeKind;
+use crate::db::changes::{ChangeKind, FeedEvent};
 use crate::db::repositories::favorites;
-use crate::domain::{Client, Favorite};
+use crate::domain::{Client, Favorite, FavoritesVersion};
 
 pub struct Favorites<'a> {
     session: &'a Session,
@@ -64,33 +64,50 @@ impl<'a> Favorites<'a> {
     }
 
     /// The client each time their list changes, through any instance; ends when the client is
-    /// deleted. `NOT_FOUND` if there is no such client.
-    pub async fn watch(&self, client_id: Uuid) -> Result<impl Stream<Item = Client> + use<>> {
+    /// deleted. `NOT_FOUND` if there is no such client. With `after` (a `favoritesVersion` the
+    /// caller saw; `BAD_USER_INPUT` if it is not one), the client is sent at once if the list
+    /// changed since. A client is never
+    /// sent at a version older than (or the same as) one sent before.
+    pub async fn watch(
+        &self,
+        client_id: Uuid,
+        after: Option<&str>,
+    ) -> Result<impl Stream<Item = Client> + use<>> {
         self.session
             .authorize(Action::WatchFavorites, Some(client_id))?;
+        let after = after
+            .map(|raw| FavoritesVersion::parse(raw, "after"))
+            .transpose()?;
         let services = self.session.services();
         // Listening before the look-up, so that a change made in between is not missed.
         let mut changes = services.changes.subscribe();
-        self.session.clients().current(client_id).await?;
+        let current = self.session.clients().current(client_id).await?;
         let session = self.session.clone();
         Ok(async_stream::stream! {
+            let mut sent = after.unwrap_or(current.favorites_version);
+            if current.favorites_version > sent {
+                sent = current.favorites_version;
+                yield current;
+            }
             loop {
                 match changes.recv().await {
-                    // Missed changes are covered by sending the list as it is now.
-                    Ok(change) if change.kind == ChangeKind::Missed => {}
-                    Ok(change) if change.client_id != client_id => continue,
-                    Ok(change) if change.kind == ChangeKind::Deleted => break,
+                    Ok(FeedEvent::Change(change)) if change.client_id != client_id => continue,
+                    Ok(FeedEvent::Change(change)) if change.kind == ChangeKind::ClientDeleted => break,
                     // A new name or e-mail is not a change to the list.
-                    Ok(change) if change.kind != ChangeKind::Favorites => continue,
-                    // Missed changes are covered by sending the list as it is now.
+                    Ok(FeedEvent::Change(change)) if !change.kind.changes_list() => continue,
+                    Ok(FeedEvent::Change(change)) if FavoritesVersion::new(change.seq) <= sent => continue,
+                    // Missed changes are covered by reading the list as it is now.
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
                 }
                 match session.read().client_now(client_id).await {
-                    Ok(Some(client)) => {
+                    Ok(Some(client)) if client.favorites_version > sent => {
+                        sent = client.favorites_version;
                         session.renew_catalog_budget();
                         yield client;
                     }
+                    // Already sent (the change was one of several read together).
+                    Ok(Some(_)) => {}
                     Ok(None) => break,
                     Err(error) => {
                         // The next change tries again; the subscriber keeps its place.

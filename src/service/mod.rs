@@ -37,7 +37,7 @@ pub use tokens::Tokens;
 use crate::auth::{AdminLogin, Caller, IdentityProvider, TokenIssuer};
 use crate::catalog::Catalog;
 use crate::config::Settings;
-use crate::db::changes::ChangeFeed;
+use crate::db::changes::{ChangeFeed, FeedEvent};
 use loaders::Loaders;
 use rate_limit::RequestLimiter;
 use reader::{Prefetched, Reader};
@@ -158,24 +158,51 @@ impl Services {
         self.inner.catalog.breaker_open()
     }
 
-    /// Calls `stale` with what each committed change makes stale: changes made through this
-    /// instance before their write answers, others as they arrive (PostgreSQL `NOTIFY`).
+    /// Calls `stale` with what each committed change makes stale, once per change: changes
+    /// made through this instance before their write answers, the others as the change log
+    /// brings them.
     pub fn watch_changes(&self, stale: impl Fn(Stale) + Send + Sync + 'static) {
         let stale = Arc::new(stale);
-        let on_commit = Arc::clone(&stale);
-        self.inner
-            .changes
-            .on_commit(move |change| on_commit(Stale::of(change)));
+        let applied = Arc::new(AppliedOnCommit::default());
+        self.inner.changes.on_commit({
+            let (stale, applied) = (Arc::clone(&stale), Arc::clone(&applied));
+            move |change| {
+                applied.insert(change.seq);
+                stale(Stale::of(change));
+            }
+        });
         let mut changes = self.inner.changes.subscribe();
         tokio::spawn(async move {
             loop {
                 match changes.recv().await {
-                    Ok(change) => stale(Stale::of(&change)),
+                    Ok(FeedEvent::Change(change)) if applied.take(change.seq) => {}
+                    Ok(event) => stale(Stale::of_event(&event)),
                     Err(RecvError::Lagged(_)) => stale(Stale::Everything),
                     Err(RecvError::Closed) => return,
                 }
             }
         });
+    }
+}
+
+/// The numbers of this instance's changes, applied when they committed, until the log brings
+/// them back. Bounded: should the log stop bringing them, forgetting only costs a second drop.
+#[derive(Default)]
+struct AppliedOnCommit(std::sync::Mutex<std::collections::HashSet<i64>>);
+
+impl AppliedOnCommit {
+    const MAX: usize = 10_000;
+
+    fn insert(&self, seq: i64) {
+        let mut applied = crate::sync::lock(&self.0);
+        if applied.len() >= Self::MAX {
+            applied.clear();
+        }
+        applied.insert(seq);
+    }
+
+    fn take(&self, seq: i64) -> bool {
+        crate::sync::lock(&self.0).remove(&seq)
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 
-use crate::db::changes::{ChangeKind, ClientChange};
+use crate::db::changes::{Change, ChangeKind, FeedEvent};
 use crate::sync::lock;
 
 /// Something an answer may have read that a write can change.
@@ -29,14 +29,21 @@ pub enum Stale {
 }
 
 impl Stale {
-    pub fn of(change: &ClientChange) -> Self {
+    pub fn of(change: &Change) -> Self {
         let client = Tag::Client(change.client_id);
         match change.kind {
-            ChangeKind::Favorites => Self::Tags(vec![client]),
-            ChangeKind::Created | ChangeKind::Updated | ChangeKind::Deleted => {
-                Self::Tags(vec![client, Tag::ClientList])
-            }
-            ChangeKind::Missed => Self::Everything,
+            ChangeKind::FavoriteAdded | ChangeKind::FavoriteRemoved => Self::Tags(vec![client]),
+            ChangeKind::ClientCreated
+            | ChangeKind::ClientUpdated
+            | ChangeKind::ClientDeleted
+            | ChangeKind::Other => Self::Tags(vec![client, Tag::ClientList]),
+        }
+    }
+
+    pub fn of_event(event: &FeedEvent) -> Self {
+        match event {
+            FeedEvent::Change(change) => Self::of(change),
+            FeedEvent::Missed => Self::Everything,
         }
     }
 }

@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::catalog_metrics::CatalogMetrics;
+use super::change_metrics::ChangeFeedMetrics;
 use crate::domain::ErrorCode;
 
 /// Operation names come from callers (authenticated ones only): past this many distinct names,
@@ -94,8 +95,14 @@ pub struct Snapshot {
 }
 
 impl Metrics {
-    /// `statements` is the database's statement counter; `catalog` the catalog's counters.
-    pub fn new(statements: Counter, catalog: &CatalogMetrics) -> Self {
+    /// `statements` counts the requests' SQL statements, `background` those of the change feed
+    /// and upkeep; `catalog` and `changes` are the catalog's and the change feed's numbers.
+    pub fn new(
+        statements: Counter,
+        background: Counter,
+        catalog: &CatalogMetrics,
+        changes: &ChangeFeedMetrics,
+    ) -> Self {
         let mut registry = Registry::default();
         let graphql_requests = Family::<OperationLabels, Counter>::default();
         let graphql_duration =
@@ -130,11 +137,17 @@ impl Metrics {
             statements,
         );
         registry.register(
+            "db_background_statements",
+            "SQL statements of the change feed and upkeep (not of requests)",
+            background,
+        );
+        registry.register(
             "db_pool_connections",
             "Database connections by state (in_use, idle)",
             db_pool_connections.clone(),
         );
         catalog.register(&mut registry);
+        changes.register(&mut registry);
         let response_cache = ResponseCacheMetrics::default();
         registry.register(
             "response_cache_hits",
@@ -260,7 +273,12 @@ mod tests {
 
     #[test]
     fn operation_names_are_bounded() {
-        let metrics = Metrics::new(Counter::default(), &CatalogMetrics::default());
+        let metrics = Metrics::new(
+            Counter::default(),
+            Counter::default(),
+            &CatalogMetrics::default(),
+            &ChangeFeedMetrics::default(),
+        );
         for index in 0..MAX_OPERATION_NAMES + 10 {
             metrics.graphql_operation(
                 OperationLabel::Named(&format!("Op{index}")),

@@ -2,11 +2,13 @@
 //! (OTLP, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set) and Prometheus metrics (`GET /metrics`).
 
 mod catalog_metrics;
+mod change_metrics;
 mod logs;
 mod metrics;
 pub mod traces;
 
 pub use catalog_metrics::{CatalogMetrics, UpstreamOutcome};
+pub use change_metrics::ChangeFeedMetrics;
 pub use metrics::{Metrics, OperationLabel, ResponseCacheMetrics, Snapshot as MetricsSnapshot};
 
 use std::io::IsTerminal;

@@ -77,7 +77,7 @@ async fn adding_twice_and_removing_an_absent_product_change_nothing() {
         assert!(removed_again.get("errors").is_none());
         assert!(app.favorite_rows().await.is_empty());
         assert!(
-            app.product_refs().await.is_empty(),
+            app.pruned_product_refs().await.is_empty(),
             "the last list let go of product 3"
         );
     })
@@ -104,7 +104,7 @@ async fn products_ref_holds_exactly_the_listed_products() {
         )
         .await;
         assert_eq!(
-            app.product_refs().await,
+            app.pruned_product_refs().await,
             [1],
             "2 and 3 left their last list"
         );
@@ -150,7 +150,7 @@ async fn catalog_down_means_upstream_unavailable_unless_cached() {
         let body = app.add_favorite(&id, 6).await;
         assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body}");
         assert!(app.favorite_rows().await.is_empty(), "nothing written");
-        assert!(app.product_refs().await.is_empty());
+        assert!(app.pruned_product_refs().await.is_empty());
 
         let cached = app.add_favorite(&id, 4).await;
         assert!(

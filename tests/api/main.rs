@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod catalog;
 mod catalog_source;
+mod change_log;
 mod client_tokens;
 mod clients;
 mod compression;

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::support::app::{ADMIN, SECRET_KEY, TestApp, each_backend};
 use crate::support::websocket::{
-    SUBSCRIPTION, connect, receive, send, start_subscription, subscribe,
+    SUBSCRIPTION, connect, in_place, receive, send, start_subscription, subscribe, subscribe_after,
 };
 
 fn product_ids(next: &Value) -> Vec<i64> {
@@ -176,6 +176,79 @@ async fn the_older_graphql_ws_protocol_works_too() {
             data["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"][0]["productId"],
             3
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_list_version_moves_only_with_the_list_and_after_resumes_from_it() {
+    each_backend(|app: TestApp| async move {
+        let client = app.create_client("Ana", "ana@example.com").await;
+        let version = |app: TestApp, client: String| async move {
+            let data = app
+                .data(
+                    "query($id: UUID!) { client(id: $id) { favoritesVersion } }",
+                    json!({ "id": client }),
+                )
+                .await;
+            data["client"]["favoritesVersion"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let untouched = version(app.clone(), client.clone()).await;
+        app.graphql(
+            "mutation($id: UUID!) { updateClient(id: $id, input: { name: \"Ana Maria\" }) { id } }",
+            json!({ "id": client }),
+        )
+        .await;
+        assert_eq!(
+            version(app.clone(), client.clone()).await,
+            untouched,
+            "a new name is not a new list"
+        );
+        app.add_favorite(&client, 1).await;
+        let one = version(app.clone(), client.clone()).await;
+        assert_ne!(one, untouched);
+        app.add_favorite(&client, 1).await;
+        app.remove_favorite(&client, 9).await;
+        assert_eq!(
+            version(app.clone(), client.clone()).await,
+            one,
+            "writes that change nothing"
+        );
+
+        // Resuming from before the add: the list is sent at once.
+        let mut behind = subscribe_after(&app.address, &app.token, &client, Some(&untouched)).await;
+        let next = receive(&mut behind).await.unwrap();
+        assert_eq!(
+            next["payload"]["data"]["favoritesChanged"]["favoritesVersion"],
+            one.as_str(),
+            "{next}"
+        );
+        assert_eq!(
+            next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"][0]["productId"],
+            1
+        );
+        // Resuming from the current version: nothing until the next change.
+        let mut current =
+            in_place(subscribe_after(&app.address, &app.token, &client, Some(&one)).await).await;
+        app.add_favorite(&client, 2).await;
+        for socket in [&mut behind, &mut current] {
+            let next = receive(socket).await.unwrap();
+            let nodes = &next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"];
+            assert_eq!(nodes.as_array().map(Vec::len), Some(2), "{next}");
+        }
+
+        for garbage in ["yesterday", "-1", ""] {
+            let mut socket =
+                subscribe_after(&app.address, &app.token, &client, Some(garbage)).await;
+            let next = receive(&mut socket).await.unwrap();
+            assert_eq!(
+                next["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{garbage:?}: {next}"
+            );
+        }
     })
     .await;
 }

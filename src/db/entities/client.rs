@@ -11,6 +11,7 @@ pub struct Model {
     pub email: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub favorites_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

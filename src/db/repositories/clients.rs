@@ -9,11 +9,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{favorites, now, with_retry};
+use super::{now, with_retry};
 use crate::db::RepoError;
-use crate::db::changes::{ChangeFeed, ChangeKind, ClientChange};
+use crate::db::changes::{ChangeFeed, ChangeKind};
 use crate::db::entities::client;
-use crate::domain::{Client, ClientEmail, ClientName, Page, PageDirection};
+use crate::domain::{Client, ClientEmail, ClientName, FavoritesVersion, Page, PageDirection};
 
 impl From<client::Model> for Client {
     fn from(row: client::Model) -> Self {
@@ -23,6 +23,7 @@ impl From<client::Model> for Client {
             email: row.email,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            favorites_version: FavoritesVersion::new(row.favorites_version),
         }
     }
 }
@@ -40,14 +41,12 @@ pub async fn create(
         email: Set(email.into_inner()),
         created_at: Set(created_at),
         updated_at: Set(created_at),
+        favorites_version: Set(0),
     };
     let mut txn = changes.begin(db).await?;
     let client: Client = client.insert(&*txn).await?.into();
-    txn.announce(ClientChange {
-        client_id: client.id,
-        kind: ChangeKind::Created,
-    })
-    .await?;
+    txn.record(client.id, ChangeKind::ClientCreated, None)
+        .await?;
     txn.commit().await?;
     Ok(client)
 }
@@ -111,17 +110,14 @@ pub async fn update(
         .next()
         .map(Client::from)
         .ok_or(RepoError::ClientNotFound)?;
-    txn.announce(ClientChange {
-        client_id: id,
-        kind: ChangeKind::Updated,
-    })
-    .await?;
+    txn.record(id, ChangeKind::ClientUpdated, None).await?;
     txn.commit().await?;
     Ok(client)
 }
 
-/// Deletes a client, its favorites (by cascade) and the `products_ref` rows that no other list
-/// holds, in one transaction.
+/// Deletes a client and its favorites (by cascade), in one transaction. The product ids no
+/// list holds any more leave `products_ref` soon after (`favorites::prune_product_refs`), off
+/// the request path.
 pub async fn delete(
     db: &DatabaseConnection,
     changes: &ChangeFeed,
@@ -129,22 +125,28 @@ pub async fn delete(
 ) -> Result<(), RepoError> {
     with_retry(move || async move {
         let mut txn = changes.begin(db).await?;
-        // Locking the client first keeps concurrent `addFavorite`s for it waiting, so the list
-        // of products read below is the final one.
+        // Locking the client first keeps concurrent writes to its list waiting.
         lock(&*txn, id, LockType::Update).await?;
-        let product_ids = favorites::product_ids_of(&*txn, id).await?;
-        favorites::lock_product_refs(&*txn, &product_ids).await?;
         client::Entity::delete_by_id(id).exec(&*txn).await?;
-        favorites::delete_unreferenced_product_refs(&*txn, &product_ids).await?;
-        txn.announce(ClientChange {
-            client_id: id,
-            kind: ChangeKind::Deleted,
-        })
-        .await?;
+        txn.record(id, ChangeKind::ClientDeleted, None).await?;
         txn.commit().await?;
         Ok(())
     })
     .await
+}
+
+/// Moves the list's version to the change the transaction just logged.
+pub(crate) async fn set_favorites_version(
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    version: FavoritesVersion,
+) -> Result<(), sea_orm::DbErr> {
+    client::Entity::update_many()
+        .col_expr(client::Column::FavoritesVersion, Expr::value(version.seq()))
+        .filter(client::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Takes a row lock on the client (PostgreSQL; SQLite has one writer and ignores it), or

@@ -1,23 +1,30 @@
-//! The `client_favorite_products` and `products_ref` tables, kept consistent together:
-//! `products_ref` holds exactly the product ids that are in at least one list.
+//! The `client_favorite_products` and `products_ref` tables: `products_ref` holds the product
+//! ids that are in at least one list.
 //!
-//! Lock order, the same in every transaction: the client row first, then `products_ref` rows in
-//! ascending id. With one order there is no deadlock cycle, and a remove that finds a product
-//! unreferenced cannot race an add of the same product (the add holds the `products_ref` row
-//! until it commits). `with_retry` is the safety net for whatever PostgreSQL still aborts.
+//! No write locks a product: an add inserts the id with `DO NOTHING` (an id already there is
+//! left alone, and the favorite's foreign key only takes a key-share lock on it, which every
+//! other add shares), and a remove leaves the id behind. `prune_product_refs`, off the request
+//! path, deletes ids no list holds. The foreign key keeps the two honest under any race: a
+//! favorite cannot exist without its id, and an id a new favorite still references cannot be
+//! deleted (the prune skips it; an add whose id was pruned in between fails its foreign key and
+//! runs again, through `with_retry`).
+//!
+//! Writes to one list take the client's row first: they wait for each other, so that two adds
+//! cannot both see room for one more, and each gets a later number of the change log than the
+//! one before (the list's versions grow in commit order).
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, SqlErr,
 };
 use uuid::Uuid;
 
 use super::{clients, now, with_retry};
 use crate::db::RepoError;
-use crate::db::changes::{ChangeFeed, ChangeKind, ClientChange};
+use crate::db::changes::{ChangeFeed, ChangeKind};
 use crate::db::entities::{client_favorite_product as favorite, product_ref};
 use crate::domain::Favorite;
 
@@ -42,22 +49,18 @@ pub async fn add(
 ) -> Result<(), RepoError> {
     with_retry(move || async move {
         let mut txn = changes.begin(db).await?;
-        // Not KEY SHARE as elsewhere: two adds to one list wait for each other, so that both
-        // cannot see room for one more.
         clients::lock(&*txn, client_id, LockType::NoKeyUpdate).await?;
         if list_length(&*txn, client_id).await? >= u64::from(limit)
             && !holds(&*txn, client_id, product_id).await?
         {
             return Err(RepoError::ListFull { limit });
         }
-        // `DO UPDATE` rather than `DO NOTHING`: it locks the row even when it already exists,
-        // so a concurrent remove cannot delete it before this transaction commits.
         product_ref::Entity::insert(product_ref::ActiveModel {
             id: Set(product_id),
         })
         .on_conflict(
             OnConflict::column(product_ref::Column::Id)
-                .update_column(product_ref::Column::Id)
+                .do_nothing()
                 .to_owned(),
         )
         .exec_without_returning(&*txn)
@@ -75,7 +78,8 @@ pub async fn add(
         .exec_without_returning(&*txn)
         .await?;
         if inserted > 0 {
-            txn.announce(changed(client_id)).await?;
+            txn.record(client_id, ChangeKind::FavoriteAdded, Some(product_id))
+                .await?;
         }
         txn.commit().await?;
         Ok(())
@@ -83,8 +87,8 @@ pub async fn add(
     .await
 }
 
-/// Removes a product from a client's list, and from `products_ref` when no list holds it any
-/// more. Removing one that is not there changes nothing.
+/// Removes a product from a client's list; removing one that is not there changes nothing.
+/// The product's id stays in `products_ref` until the next prune, should no list hold it.
 pub async fn remove(
     db: &DatabaseConnection,
     changes: &ChangeFeed,
@@ -93,34 +97,21 @@ pub async fn remove(
 ) -> Result<(), RepoError> {
     with_retry(move || async move {
         let mut txn = changes.begin(db).await?;
-        clients::lock(&*txn, client_id, LockType::KeyShare).await?;
-        let locked = lock_product_refs(&*txn, &[product_id]).await?;
-        if locked.is_empty() {
-            // No list holds the product, so this one does not either.
-            txn.commit().await?;
-            return Ok(());
-        }
+        clients::lock(&*txn, client_id, LockType::NoKeyUpdate).await?;
         let deleted = favorite::Entity::delete_many()
             .filter(favorite::Column::ClientId.eq(client_id))
             .filter(favorite::Column::ProductId.eq(product_id))
             .exec(&*txn)
             .await?
             .rows_affected;
-        delete_unreferenced_product_refs(&*txn, &[product_id]).await?;
         if deleted > 0 {
-            txn.announce(changed(client_id)).await?;
+            txn.record(client_id, ChangeKind::FavoriteRemoved, Some(product_id))
+                .await?;
         }
         txn.commit().await?;
         Ok(())
     })
     .await
-}
-
-fn changed(client_id: Uuid) -> ClientChange {
-    ClientChange {
-        client_id,
-        kind: ChangeKind::Favorites,
-    }
 }
 
 /// The favorites of each given client, ordered by `added_at` then product id. One statement
@@ -161,47 +152,32 @@ async fn holds(
         .is_some())
 }
 
-pub(crate) async fn product_ids_of(
-    txn: &impl ConnectionTrait,
-    client_id: Uuid,
-) -> Result<Vec<i32>, RepoError> {
-    Ok(favorite::Entity::find()
-        .select_only()
-        .column(favorite::Column::ProductId)
-        .filter(favorite::Column::ClientId.eq(client_id))
-        .order_by_asc(favorite::Column::ProductId)
-        .into_tuple::<i32>()
-        .all(txn)
-        .await?)
+/// Deletes up to `batch` ids of `products_ref` that no list holds; returns how many went.
+///
+/// Ids an add is writing a favorite for right now are locked by its foreign key and skipped
+/// (`SKIP LOCKED`). One that such an add committed between this statement's snapshot and its
+/// lock makes the delete fail its foreign key; then each id is tried on its own, with a fresh
+/// look, and the ones still referenced are left alone.
+pub async fn prune_product_refs(db: &DatabaseConnection, batch: u64) -> Result<u64, RepoError> {
+    match delete_unreferenced(db, None, batch).await {
+        Err(error) if is_still_referenced(&error) => {}
+        outcome => return Ok(outcome?),
+    }
+    let ids: Vec<i32> = unreferenced(batch).into_tuple().all(db).await?;
+    let mut deleted = 0;
+    for id in ids {
+        match delete_unreferenced(db, Some(id), 1).await {
+            Ok(count) => deleted += count,
+            Err(error) if is_still_referenced(&error) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(deleted)
 }
 
-/// Locks the existing `products_ref` rows among `ids`, in ascending order; returns their ids.
-pub(crate) async fn lock_product_refs(
-    txn: &impl ConnectionTrait,
-    ids: &[i32],
-) -> Result<Vec<i32>, RepoError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(product_ref::Entity::find()
-        .select_only()
-        .column(product_ref::Column::Id)
-        .filter(product_ref::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(product_ref::Column::Id)
-        .lock(LockType::Update)
-        .into_tuple::<i32>()
-        .all(txn)
-        .await?)
-}
-
-pub(crate) async fn delete_unreferenced_product_refs(
-    txn: &impl ConnectionTrait,
-    ids: &[i32],
-) -> Result<(), RepoError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let still_referenced = Query::select()
+/// The ids no list holds, lowest first, `batch` at most.
+fn unreferenced(batch: u64) -> sea_orm::Select<product_ref::Entity> {
+    let referenced = Query::select()
         .expr(Expr::val(1))
         .from(favorite::Entity)
         .and_where(
@@ -209,10 +185,34 @@ pub(crate) async fn delete_unreferenced_product_refs(
                 .equals((product_ref::Entity, product_ref::Column::Id)),
         )
         .to_owned();
-    product_ref::Entity::delete_many()
-        .filter(product_ref::Column::Id.is_in(ids.iter().copied()))
-        .filter(Expr::exists(still_referenced).not())
-        .exec(txn)
-        .await?;
-    Ok(())
+    product_ref::Entity::find()
+        .select_only()
+        .column(product_ref::Column::Id)
+        .filter(Expr::exists(referenced).not())
+        .order_by_asc(product_ref::Column::Id)
+        .limit(batch)
+}
+
+async fn delete_unreferenced(
+    db: &DatabaseConnection,
+    only: Option<i32>,
+    batch: u64,
+) -> Result<u64, DbErr> {
+    let mut candidates =
+        unreferenced(batch).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    if let Some(id) = only {
+        candidates = candidates.filter(product_ref::Column::Id.eq(id));
+    }
+    Ok(product_ref::Entity::delete_many()
+        .filter(product_ref::Column::Id.in_subquery(candidates.into_query()))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+fn is_still_referenced(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    )
 }

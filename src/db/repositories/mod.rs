@@ -1,6 +1,7 @@
 //! Every SQL statement of the service lives here, behind plain functions that take a connection
 //! and return entities or a `RepoError`. Nothing here knows about GraphQL or HTTP.
 
+pub mod change_log;
 pub mod clients;
 pub mod favorites;
 

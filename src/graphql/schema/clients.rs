@@ -51,6 +51,13 @@ impl Client {
         self.0.updated_at
     }
 
+    /// The version of the client's list: an opaque string that changes whenever the list
+    /// changes. Pass the last one seen as `favoritesChanged(after:)` to resume a feed without
+    /// missing a change.
+    async fn favorites_version(&self) -> String {
+        self.0.favorites_version.to_string()
+    }
+
     /// The client's favorite products, oldest first (by time added, then product id).
     #[graphql(complexity = "1 + list_weight(first) * child_complexity")]
     async fn favorites(

@@ -136,13 +136,22 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// The client, each time a product is added to or removed from their list, through any
     /// instance of the service. Ends when the client is deleted. `NOT_FOUND` if there is no
-    /// such client. A client token may watch its own client only.
+    /// such client. A client token may watch its own client only. To resume after a lost
+    /// connection, pass the last `favoritesVersion` received as `after`: if the list changed
+    /// since, the client is sent at once, then each change as before.
     async fn favorites_changed(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The client to watch.")] client_id: Uuid,
+        #[graphql(
+            desc = "The last `favoritesVersion` seen: the current list is sent at once if it has changed since. `BAD_USER_INPUT` if it is not a version this API gave out."
+        )]
+        after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = Client> + use<>> {
-        let changes = session(ctx)?.favorites().watch(client_id).await?;
+        let changes = session(ctx)?
+            .favorites()
+            .watch(client_id, after.as_deref())
+            .await?;
         Ok(changes.map(Client::new))
     }
 }

@@ -108,6 +108,32 @@ impl TestApp {
             .collect()
     }
 
+    /// Rows of `products_ref` once the prune that follows a remove has run: waits (a few
+    /// seconds at most) until they are exactly the product ids some list holds, and fails the
+    /// test if they never are.
+    pub async fn pruned_product_refs(&self) -> Vec<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let refs = self.product_refs().await;
+            let mut listed: Vec<i32> = self
+                .favorite_rows()
+                .await
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+            listed.sort_unstable();
+            listed.dedup();
+            if refs == listed {
+                return refs;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "products_ref {refs:?} never became the listed ids {listed:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Rows of `client_favorite_products`, read straight from the database.
     pub async fn favorite_rows(&self) -> Vec<(Uuid, i32)> {
         client_favorite_product::Entity::find()

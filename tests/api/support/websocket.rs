@@ -57,8 +57,16 @@ pub async fn receive(socket: &mut Socket) -> Result<Value, Option<CloseCode>> {
     }
 }
 
+/// The list as `favoritesChanged` sends it, with its version, resuming after `after`.
+pub const RESUMABLE: &str = "subscription($id: UUID!, $after: String) { favoritesChanged(clientId: $id, after: $after) { favoritesVersion favorites { nodes { productId } } } }";
+
 /// Opens a graphql-transport-ws connection and asks for `client_id`'s list.
 pub async fn start_subscription(address: &str, token: &str, client_id: &str) -> Socket {
+    start(address, token, SUBSCRIPTION, json!({ "id": client_id })).await
+}
+
+/// Opens a graphql-transport-ws connection and starts `query` with `variables`.
+async fn start(address: &str, token: &str, query: &str, variables: Value) -> Socket {
     let mut socket = connect(address, "graphql-transport-ws").await;
     // The key's case must not matter.
     send(
@@ -72,7 +80,7 @@ pub async fn start_subscription(address: &str, token: &str, client_id: &str) -> 
     );
     send(
         &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "id": client_id } } }),
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
     )
     .await;
     socket
@@ -80,8 +88,30 @@ pub async fn start_subscription(address: &str, token: &str, client_id: &str) -> 
 
 /// Subscribes to `client_id`'s list, and returns once the subscription is in place.
 pub async fn subscribe(address: &str, token: &str, client_id: &str) -> Socket {
-    let mut socket = start_subscription(address, token, client_id).await;
-    // The subscription is registered once the server has read it; a ping round trip tells.
+    let socket = start_subscription(address, token, client_id).await;
+    in_place(socket).await
+}
+
+/// Subscribes to `client_id`'s list with its versions (`RESUMABLE`), resuming after `after`.
+/// No need to wait for it to be in place: with a version, nothing changed meanwhile is missed.
+pub async fn subscribe_after(
+    address: &str,
+    token: &str,
+    client_id: &str,
+    after: Option<&str>,
+) -> Socket {
+    start(
+        address,
+        token,
+        RESUMABLE,
+        json!({ "id": client_id, "after": after }),
+    )
+    .await
+}
+
+/// The subscription is registered once the server has read it; a ping round trip tells.
+/// (Whatever came before the pong is skipped.)
+pub async fn in_place(mut socket: Socket) -> Socket {
     send(&mut socket, json!({ "type": "ping" })).await;
     loop {
         let message = tokio::time::timeout(DELIVERY, socket.next()).await.unwrap();
