@@ -11,6 +11,9 @@
 --   BENCH_TOKEN  bearer token (optional; empty or unset sends no Authorization header)
 --   BENCH_ACCEPT_ENCODING  Accept-Encoding to send (optional; unset sends none: raw answers)
 --   BENCH_WRITE_EVERY  mode mixed: one write in this many requests (default 20, i.e. 5 %)
+--                storm  : addFavorite or removeFavorite (even odds) of a random product of
+--                         BENCH_PRODUCTS (`1`, or a range `1-20`) for a random client of BENCH_IDS
+--   BENCH_SEED   mode storm: seeds the random choices (so two wrk processes differ)
 --
 -- A response is a success only when it is HTTP 200 AND its body has no "errors" key. 503s are
 -- counted on their own too (the server's answer to overload).
@@ -99,6 +102,19 @@ function init(args)
       local pair = math.floor(w / 2)
       local vars = ',"variables":{"c":"' .. ids[pair % #ids + 1] .. '","p":' .. (11 + pair % 10) .. '}}'
       table.insert(bodies, '{"query":' .. (w % 2 == 0 and add or remove) .. vars)
+    end
+  elseif mode == "storm" then
+    local ids = read_ids(os.getenv("BENCH_IDS"))
+    local lo, hi = (os.getenv("BENCH_PRODUCTS") or "1-20"):match("^(%d+)-?(%d*)$")
+    assert(lo, "BENCH_PRODUCTS must be N or N-M")
+    lo = tonumber(lo)
+    hi = hi ~= "" and tonumber(hi) or lo
+    math.randomseed(tonumber(os.getenv("BENCH_SEED") or "1") * 1000 + thread_no)
+    local add = json_string(MUTATE:format("addFavorite"))
+    local remove = json_string(MUTATE:format("removeFavorite"))
+    for _ = 1, 20000 do
+      local vars = ',"variables":{"c":"' .. ids[math.random(#ids)] .. '","p":' .. math.random(lo, hi) .. '}}'
+      table.insert(bodies, '{"query":' .. (math.random(2) == 1 and add or remove) .. vars)
     end
   else
     error("unknown BENCH_MODE " .. mode)

@@ -14,7 +14,8 @@
     lib.py peer                          PostGraphile on the two database-only cases
     lib.py pgbench DB                    PostgreSQL's own ceiling (pgbench -S)
     lib.py ready                         time to /readyz on a fresh SQLite file
-    lib.py report                        BENCHMARKS.md + the table on stdout
+    lib.py report                        BENCHMARKS.md + the table on stdout (with the write
+                                         cases of bench/writes.py when they ran)
 
 Every step reads its settings from BENCH_* variables (set by bench/run) and adds its numbers
 to $BENCH_WORK/results.json, which `report` turns into BENCHMARKS.md.
@@ -264,10 +265,11 @@ def token():
     return (WORK / "token").read_text().strip()
 
 
-def wrk(url, seconds, threads, mode, query, connections=None, send_token=True):
+def wrk(url, seconds, threads, mode, query, connections=None, send_token=True, env=None):
+    """One wrk run of bench/graphql.lua; `env` adds to (or overrides) the script's variables."""
     connections = int(connections or ENV["BENCH_CONNECTIONS"])
-    env = dict(ENV, BENCH_MODE=mode, BENCH_QUERY=query or "", BENCH_IDS=str(WORK / "ids"),
-               BENCH_TOKEN=token() if send_token else "")
+    env = {**ENV, "BENCH_MODE": mode, "BENCH_QUERY": query or "", "BENCH_IDS": str(WORK / "ids"),
+           "BENCH_TOKEN": token() if send_token else "", **(env or {})}
     command = ["wrk", "-t", str(min(int(threads), connections)), "-c", str(connections),
                "-d", f"{seconds}s", "--timeout", "10s", "-s", str(LUA), url + "/graphql"]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -891,6 +893,10 @@ def report():
     errors = sum(case(key, mode)["errors"] + case(key, mode)["socket_errors"] for key in CASE for mode in MODES)
     if errors:
         lines += ["", f"**{errors:,} failed responses** in cases 1 to 7: their numbers are suspect."]
+    import writes  # bench/writes.py, beside this file; it imports this module in turn
+    write_lines = writes.table()
+    if write_lines:
+        lines += [""] + write_lines
     text = "\n".join(lines) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)
