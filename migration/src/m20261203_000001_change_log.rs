@@ -26,7 +26,8 @@ enum Clients {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // No foreign key to `clients`: the log outlives the clients it speaks of (a deletion is
-        // a change too).
+        // a change too). `seq`'s sequence keeps PostgreSQL's default cache of 1: numbers are then
+        // handed out in time order across sessions, which the readers' hole rule relies on.
         manager
             .create_table(
                 Table::create()

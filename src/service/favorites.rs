@@ -11,6 +11,9 @@ use crate::db::changes::{ChangeKind, FeedEvent};
 use crate::db::repositories::favorites;
 use crate::domain::{Client, Favorite, FavoritesVersion};
 
+/// How soon a subscription reads a changed list again after failing to.
+const REREAD_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Favorites<'a> {
     session: &'a Session,
 }
@@ -66,7 +69,7 @@ impl<'a> Favorites<'a> {
     /// The client each time their list changes, through any instance; ends when the client is
     /// deleted. `NOT_FOUND` if there is no such client. With `after` (a `favoritesVersion` the
     /// caller saw; `BAD_USER_INPUT` if it is not one), the client is sent at once if the list
-    /// changed since. A client is never
+    /// changed since, or if `after` is ahead of the list (it cannot be this list's). A client is never
     /// sent at a version older than (or the same as) one sent before.
     pub async fn watch(
         &self,
@@ -84,34 +87,49 @@ impl<'a> Favorites<'a> {
         let current = self.session.clients().current(client_id).await?;
         let session = self.session.clone();
         Ok(async_stream::stream! {
-            let mut sent = after.unwrap_or(current.favorites_version);
-            if current.favorites_version > sent {
-                sent = current.favorites_version;
+            // An `after` ahead of the list (another list's version, a restored database) is
+            // not a place to resume from: the list as it is is sent at once.
+            let mut sent = match after {
+                Some(after) if after > current.favorites_version => None,
+                Some(after) => Some(after),
+                None => Some(current.favorites_version),
+            };
+            if Some(current.favorites_version) > sent {
+                sent = Some(current.favorites_version);
                 yield current;
             }
+            // Set when reading the list failed: it is read again after `REREAD_AFTER`, so the
+            // last change is not left unsent until another one comes.
+            let mut reread = false;
             loop {
-                match changes.recv().await {
-                    Ok(FeedEvent::Change(change)) if change.client_id != client_id => continue,
-                    Ok(FeedEvent::Change(change)) if change.kind == ChangeKind::ClientDeleted => break,
+                let event = if reread {
+                    tokio::time::timeout(REREAD_AFTER, changes.recv()).await.ok()
+                } else {
+                    Some(changes.recv().await)
+                };
+                match event {
+                    Some(Ok(FeedEvent::Change(change))) if change.client_id != client_id => continue,
+                    Some(Ok(FeedEvent::Change(change))) if change.kind == ChangeKind::ClientDeleted => break,
                     // A new name or e-mail is not a change to the list.
-                    Ok(FeedEvent::Change(change)) if !change.kind.changes_list() => continue,
-                    Ok(FeedEvent::Change(change)) if FavoritesVersion::new(change.seq) <= sent => continue,
+                    Some(Ok(FeedEvent::Change(change))) if !change.kind.changes_list() => continue,
+                    Some(Ok(FeedEvent::Change(change))) if Some(FavoritesVersion::new(change.seq)) <= sent => continue,
                     // Missed changes are covered by reading the list as it is now.
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => break,
+                    None | Some(Ok(_)) | Some(Err(RecvError::Lagged(_))) => {}
+                    Some(Err(RecvError::Closed)) => break,
                 }
                 match session.read().client_now(client_id).await {
-                    Ok(Some(client)) if client.favorites_version > sent => {
-                        sent = client.favorites_version;
-                        session.renew_catalog_budget();
-                        yield client;
+                    Ok(Some(client)) => {
+                        reread = false;
+                        if Some(client.favorites_version) > sent {
+                            sent = Some(client.favorites_version);
+                            session.renew_catalog_budget();
+                            yield client;
+                        }
                     }
-                    // Already sent (the change was one of several read together).
-                    Ok(Some(_)) => {}
                     Ok(None) => break,
                     Err(error) => {
-                        // The next change tries again; the subscriber keeps its place.
-                        tracing::warn!(code = %error.code(), "cannot read a changed client");
+                        reread = true;
+                        tracing::warn!(code = %error.code(), "cannot read a changed client; trying again");
                     }
                 }
             }

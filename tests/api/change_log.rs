@@ -123,7 +123,18 @@ async fn a_change_that_commits_behind_later_ones_still_reaches_subscribers_and_t
             "nothing to tell yet"
         );
 
+        // An instance that starts while the change is held back must get it too.
+        let started_meanwhile = app.another_instance_with(Options::default()).await;
+        let mut late_socket = in_place(
+            subscribe_after(&started_meanwhile.address, &app.token, &late, Some(&version)).await,
+        )
+        .await;
+
         txn.commit().await.unwrap();
+        let (_, sent) = next_list(&mut late_socket, Duration::from_secs(2))
+            .await
+            .expect("the late change reached the instance started before it committed");
+        assert_eq!(sent, [3]);
         let (sent_version, sent) = next_list(&mut socket, Duration::from_secs(2))
             .await
             .expect("the late change reached the subscriber");

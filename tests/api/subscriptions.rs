@@ -240,6 +240,17 @@ async fn a_list_version_moves_only_with_the_list_and_after_resumes_from_it() {
             assert_eq!(nodes.as_array().map(Vec::len), Some(2), "{next}");
         }
 
+        // A version ahead of the list cannot be this list's: the list is sent at once.
+        let mut ahead = subscribe_after(&app.address, &app.token, &client, Some("999999999")).await;
+        let next = receive(&mut ahead).await.unwrap();
+        assert_eq!(
+            next["payload"]["data"]["favoritesChanged"]["favorites"]["nodes"]
+                .as_array()
+                .map(Vec::len),
+            Some(2),
+            "{next}"
+        );
+
         for garbage in ["yesterday", "-1", ""] {
             let mut socket =
                 subscribe_after(&app.address, &app.token, &client, Some(garbage)).await;

@@ -214,9 +214,8 @@ pub struct ChangeTransaction<'a> {
 }
 
 impl ChangeTransaction<'_> {
-    /// Logs a change as part of this transaction. Called after the write it describes (the log
-    /// relies on the transaction having written first; see `change_log::append`). A change to
-    /// the list also makes the list's new version, so a write cannot forget it.
+    /// Logs a change as part of this transaction, after the write it describes. A change to the
+    /// list also makes the list's new version, so a write cannot forget it.
     pub async fn record(
         &mut self,
         client_id: Uuid,

@@ -6,9 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{DatabaseConnection, DbErr};
 use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, watch};
+
+use crate::db::repositories::change_log;
 
 /// The most often one instance signals: PostgreSQL serializes every commit that carries a
 /// notification, cluster-wide, so writes must not each send one.
@@ -77,14 +79,7 @@ async fn send(
             _ = signal.notified() => {}
             _ = stopped.changed() => return,
         }
-        let sent = db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, '')",
-                [channel.clone().into()],
-            ))
-            .await;
-        if let Err(error) = sent {
+        if let Err(error) = change_log::signal(&db, &channel).await {
             // The others' poll covers a signal that could not be sent.
             tracing::debug!(%error, "could not signal a change");
         }

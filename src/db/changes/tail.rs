@@ -32,15 +32,22 @@ const HOLE_RECHECK: Duration = Duration::from_millis(20);
 const MIN_READ_INTERVAL: Duration = Duration::from_millis(10);
 /// How long a reader that could not read waits before reading again (from the same place).
 const RETRY_DELAY: Duration = Duration::from_millis(500);
-/// How long start-up waits for the writers at work when it began (see `Tail::start`).
-const START_WAIT: Duration = Duration::from_secs(5);
+/// Holes younger than this are asked for again every `HOLE_RECHECK`; older ones (a writer that
+/// sits in its transaction) only as often as the log is polled.
+const HOLE_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Where a reader is: every row up to `after` is read, except the holes.
 #[derive(Debug, Default)]
 pub(super) struct Tail {
     after: i64,
-    /// Each missing number, with the transactions at work when it was first seen missing.
-    holes: BTreeMap<i64, Arc<[u64]>>,
+    holes: BTreeMap<i64, Hole>,
+}
+
+/// A missing number, with the transactions at work when it was first seen missing.
+#[derive(Debug, Clone)]
+struct Hole {
+    writers: Arc<[u64]>,
+    seen: Instant,
 }
 
 /// What one read brought.
@@ -54,32 +61,36 @@ pub(super) struct Absorbed {
 }
 
 impl Tail {
-    /// A reader at the end of the log. On PostgreSQL, transactions at work at this moment may
-    /// hold numbers below the end and commit later; start-up waits (at most `START_WAIT`) for
-    /// them to finish, so that everything this instance will serve already includes them.
+    /// A reader at the end of the log. On PostgreSQL, transactions at work now may hold numbers
+    /// below the end and commit later: the last `MAX_HOLES` numbers are read once, as a running
+    /// reader would have (without handing the rows on: they committed before this instance
+    /// served anything), so that the numbers missing among them start out as holes.
     pub async fn start(db: &DatabaseConnection) -> Result<Self, DbErr> {
-        let (snapshot, after) = change_log::latest(db).await?;
-        if let Some(snapshot) = snapshot {
-            let deadline = Instant::now() + START_WAIT;
-            let started: HashSet<u64> = snapshot.in_progress.into_iter().collect();
-            while let Some(now) = change_log::snapshot(db).await? {
-                if !now.in_progress.iter().any(|xid| started.contains(xid)) {
-                    break;
-                }
-                if Instant::now() >= deadline {
-                    tracing::warn!(
-                        "transactions older than this instance are still at work; \
-                         their changes, if they commit, may reach this instance's subscribers late"
-                    );
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+        let end = change_log::latest(db).await?;
+        if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return Ok(Self {
+                after: end,
+                holes: BTreeMap::new(),
+            });
+        }
+        let mut tail = Self {
+            after: (end - MAX_HOLES as i64).max(0),
+            holes: BTreeMap::new(),
+        };
+        loop {
+            let (snapshot, rows) = change_log::since(db, tail.after, &[], BATCH).await?;
+            let full = rows.len() as u64 == BATCH;
+            tail.absorb(snapshot.as_ref(), rows);
+            if !full {
+                return Ok(tail);
             }
         }
-        Ok(Self {
-            after,
-            holes: BTreeMap::new(),
-        })
+    }
+
+    fn has_young_holes(&self) -> bool {
+        self.holes
+            .values()
+            .any(|hole| hole.seen.elapsed() < HOLE_PATIENCE)
     }
 
     /// The numbers to ask for again.
@@ -109,7 +120,11 @@ impl Tail {
                     absorbed.missed = true;
                 }
                 for missing in first..row.seq {
-                    self.holes.insert(missing, Arc::clone(&at_work));
+                    let hole = Hole {
+                        writers: Arc::clone(&at_work),
+                        seen: Instant::now(),
+                    };
+                    self.holes.insert(missing, hole);
                 }
             }
             self.after = row.seq;
@@ -117,7 +132,7 @@ impl Tail {
         }
         let at_work: HashSet<u64> = at_work.iter().copied().collect();
         self.holes
-            .retain(|_, writers| writers.iter().any(|xid| at_work.contains(xid)));
+            .retain(|_, hole| hole.writers.iter().any(|xid| at_work.contains(xid)));
         while self.holes.len() > MAX_HOLES {
             self.holes.pop_first();
             absorbed.missed = true;
@@ -153,7 +168,9 @@ pub(super) async fn run(mut reader: Reader) {
         .await
         {
             Ok((snapshot, rows)) => {
-                let full = rows.len() as u64 == BATCH;
+                // Rows that filled holes come on top of the batch.
+                let after = reader.tail.after;
+                let full = rows.iter().filter(|row| row.seq > after).count() as u64 == BATCH;
                 let absorbed = reader.tail.absorb(snapshot.as_ref(), rows);
                 reader.publish(absorbed);
                 full
@@ -171,8 +188,10 @@ pub(super) async fn run(mut reader: Reader) {
         };
         let wait = if full {
             Duration::ZERO
-        } else if !reader.tail.holes.is_empty() {
+        } else if reader.tail.has_young_holes() {
             HOLE_RECHECK
+        } else if !reader.tail.holes.is_empty() {
+            reader.poll_interval.unwrap_or(HOLE_PATIENCE)
         } else {
             reader.poll_interval.unwrap_or(Duration::MAX)
         };

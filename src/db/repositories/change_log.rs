@@ -38,7 +38,9 @@ impl Snapshot {
 ///
 /// On PostgreSQL the statement makes sure the transaction has its id before it takes a
 /// number: a reader that sees a gap in the numbers then finds the writer that holds it among
-/// the transactions its snapshot lists as still at work (the tail's rule relies on it).
+/// the transactions its snapshot lists as still at work (the tail's rule relies on it). The
+/// sub-select calls a volatile function, so the planner keeps it a subquery scan below the
+/// insert's projection, where the `seq` default (`nextval`) is evaluated: the id comes first.
 pub(crate) async fn append(
     txn: &impl ConnectionTrait,
     client_id: Uuid,
@@ -143,45 +145,28 @@ fn row_of(result: &QueryResult) -> Result<Change, DbErr> {
     })
 }
 
-/// The highest number in the log (0 when it is empty), with the snapshot it was read in.
-pub(crate) async fn latest(db: &DatabaseConnection) -> Result<(Option<Snapshot>, i64), DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        let latest = change_log::Entity::find()
-            .select_only()
-            .column_as(Column::Seq.max(), "latest")
-            .into_tuple::<Option<i64>>()
-            .one(db)
-            .await?
-            .flatten();
-        return Ok((None, latest.unwrap_or(0)));
-    }
-    let result = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT pg_current_snapshot()::text AS snapshot, \
-                    COALESCE((SELECT max(seq) FROM change_log), 0) AS latest",
-        ))
+/// The highest number in the log (0 when it is empty).
+pub(crate) async fn latest(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let latest = change_log::Entity::find()
+        .select_only()
+        .column_as(Column::Seq.max(), "latest")
+        .into_tuple::<Option<i64>>()
+        .one(db)
         .await?
-        .ok_or_else(|| DbErr::Custom("SELECT returned no row".into()))?;
-    let snapshot = Snapshot::parse(&result.try_get::<String>("", "snapshot")?)?;
-    Ok((Some(snapshot), result.try_get("", "latest")?))
+        .flatten();
+    Ok(latest.unwrap_or(0))
 }
 
-/// Transactions at work now (PostgreSQL; `None` elsewhere).
-pub(crate) async fn snapshot(db: &DatabaseConnection) -> Result<Option<Snapshot>, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(None);
-    }
-    let result = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT pg_current_snapshot()::text AS snapshot",
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("SELECT returned no row".into()))?;
-    Ok(Some(Snapshot::parse(
-        &result.try_get::<String>("", "snapshot")?,
-    )?))
+/// Wakes the instances that listen on `channel` (PostgreSQL). Sent on its own, never inside a
+/// write transaction: PostgreSQL serializes every commit that carries a notification.
+pub(crate) async fn signal(db: &DatabaseConnection, channel: &str) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, '')",
+        [channel.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Deletes, among the `batch` oldest rows, those changed before `cutoff`; returns how many.
