@@ -14,6 +14,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         pool_in_use: i64::from(pool_in_use),
         pool_idle: i64::from(pool_idle),
         breaker_open: state.services.catalog_breaker_open(),
+        requests_working: state.admission.requests_working(),
+        requests_parked: state.admission.requests_parked(),
+        requests_in_flight: state.admission.requests_in_flight(),
     });
     (
         [(

@@ -84,6 +84,9 @@ struct Inner {
     http_responses: Family<StatusLabels, Counter>,
     db_pool_connections: Family<PoolLabels, Gauge>,
     breaker_open: Gauge,
+    requests_working: Gauge,
+    requests_parked: Gauge,
+    requests_in_flight: Gauge,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -92,6 +95,11 @@ pub struct Snapshot {
     pub pool_in_use: i64,
     pub pool_idle: i64,
     pub breaker_open: bool,
+    /// Admission control: API requests holding a slot for work, under way and waiting for
+    /// one, and admitted in all.
+    pub requests_working: usize,
+    pub requests_parked: usize,
+    pub requests_in_flight: usize,
 }
 
 impl Metrics {
@@ -111,6 +119,9 @@ impl Metrics {
         let http_responses = Family::<StatusLabels, Counter>::default();
         let db_pool_connections = Family::<PoolLabels, Gauge>::default();
         let breaker_open = Gauge::default();
+        let requests_working = Gauge::default();
+        let requests_parked = Gauge::default();
+        let requests_in_flight = Gauge::default();
         registry.register(
             "graphql_requests",
             "GraphQL operations executed, by operation name (batch items count one each)",
@@ -169,6 +180,21 @@ impl Metrics {
             "1 while the catalog's circuit breaker keeps calls away, else 0",
             breaker_open.clone(),
         );
+        registry.register(
+            "http_requests_working",
+            "API requests holding a slot for work: running or ready to run (at most MAX_CONCURRENT_REQUESTS)",
+            requests_working.clone(),
+        );
+        registry.register(
+            "http_requests_parked",
+            "API requests under way, ready to run again, waiting for a slot for work",
+            requests_parked.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "API requests admitted and not yet answered, those waiting on the network included (bound: MAX_IN_FLIGHT_REQUESTS)",
+            requests_in_flight.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -179,6 +205,9 @@ impl Metrics {
                 http_responses,
                 db_pool_connections,
                 breaker_open,
+                requests_working,
+                requests_parked,
+                requests_in_flight,
                 operation_names: Mutex::new(HashSet::new()),
             }),
         }
@@ -235,6 +264,15 @@ impl Metrics {
         self.inner
             .breaker_open
             .set(i64::from(snapshot.breaker_open));
+        self.inner
+            .requests_working
+            .set(i64::try_from(snapshot.requests_working).unwrap_or(i64::MAX));
+        self.inner
+            .requests_parked
+            .set(i64::try_from(snapshot.requests_parked).unwrap_or(i64::MAX));
+        self.inner
+            .requests_in_flight
+            .set(i64::try_from(snapshot.requests_in_flight).unwrap_or(i64::MAX));
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.inner.registry);
@@ -295,6 +333,9 @@ mod tests {
             pool_in_use: 0,
             pool_idle: 1,
             breaker_open: false,
+            requests_working: 0,
+            requests_parked: 0,
+            requests_in_flight: 0,
         });
         assert!(
             text.contains("graphql_requests_total{operation=\"Op0\"} 2"),

@@ -9,6 +9,7 @@ mod catalog_source;
 mod change_log;
 mod client_tokens;
 mod clients;
+mod cold_burst;
 mod compression;
 mod database_faults;
 mod document_limits;

@@ -1,6 +1,7 @@
-//! Overload is refused, not queued for ever: API work beyond `MAX_CONCURRENT_REQUESTS` (and a
-//! short queue) gets 503 `OVERLOADED` with `Retry-After` at once, health checks stay open, and
-//! WebSockets and their subscriptions have caps of their own.
+//! Overload is refused, not queued for ever: API requests beyond `MAX_IN_FLIGHT_REQUESTS` (and a
+//! short queue) get 503 `OVERLOADED` with `Retry-After` at once, health checks stay open, and
+//! WebSockets and their subscriptions have caps of their own. (`cold_burst.rs` has the bound on
+//! work, `MAX_CONCURRENT_REQUESTS`.)
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use crate::support::app::{Options, TestApp, each_backend_with};
 use crate::support::catalog::fixture_products;
 use crate::support::websocket::{connect, receive, send};
 
-/// The catalog takes `delay` to answer for product 7: a request for it holds its turn that long.
+/// The catalog takes `delay` to answer for product 7: a request for it is in flight that long.
 async fn slow_product_7(app: &TestApp, delay: Duration) {
     app.catalog
         .answer_path_with(
@@ -28,7 +29,7 @@ async fn slow_product_7(app: &TestApp, delay: Duration) {
 #[tokio::test]
 async fn work_beyond_the_limit_and_the_queue_is_refused_at_once() {
     let options = Options::default()
-        .with("MAX_CONCURRENT_REQUESTS", 1)
+        .with("MAX_IN_FLIGHT_REQUESTS", 1)
         .with("MAX_QUEUED_REQUESTS", 1);
     each_backend_with(options, |app| async move {
         // Each request for product 7 takes a second.
@@ -85,7 +86,7 @@ async fn work_beyond_the_limit_and_the_queue_is_refused_at_once() {
 #[tokio::test]
 async fn a_refused_connection_is_not_read_again_for_a_moment() {
     let options = Options::default()
-        .with("MAX_CONCURRENT_REQUESTS", 1)
+        .with("MAX_IN_FLIGHT_REQUESTS", 1)
         .with("MAX_QUEUED_REQUESTS", 0);
     each_backend_with(options, |app| async move {
         slow_product_7(&app, Duration::from_millis(3_000)).await;

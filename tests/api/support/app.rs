@@ -131,8 +131,9 @@ impl TestApp {
                 "PERSISTED_QUERIES_MAX_BYTES".into(),
                 (1024 * 1024).to_string(),
             ),
-            // Tests fire dozens of requests at once to check other things; admission control
-            // has tests of its own (`overload`).
+            // Tests fire dozens of requests at once to check other things, on a machine that
+            // runs other tests meanwhile; admission control has tests of its own (`overload`,
+            // `cold_burst`).
             ("MAX_CONCURRENT_REQUESTS".into(), "1000".into()),
         ];
         pairs.extend(

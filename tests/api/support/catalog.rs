@@ -45,19 +45,31 @@ impl FakeCatalog {
     }
 
     async fn mount_normal(&self) {
+        self.mount_answers(std::time::Duration::ZERO).await;
+    }
+
+    /// The normal answers, each `delay` late (a distant or slow catalog), with an empty log.
+    pub async fn answer_late(&self, delay: std::time::Duration) {
+        self.server.reset().await;
+        self.mount_answers(delay).await;
+    }
+
+    async fn mount_answers(&self, delay: std::time::Duration) {
         let products = self.current_products();
         Mock::given(method("GET"))
             .and(path("/products"))
             .respond_with(
                 // The fixture's own bytes, until a test changes a product.
-                ResponseTemplate::new(200).set_body_raw(
-                    if products == fixture_products() {
-                        FIXTURE.to_owned()
-                    } else {
-                        Value::from(products.clone()).to_string()
-                    },
-                    "application/json",
-                ),
+                ResponseTemplate::new(200)
+                    .set_body_raw(
+                        if products == fixture_products() {
+                            FIXTURE.to_owned()
+                        } else {
+                            Value::from(products.clone()).to_string()
+                        },
+                        "application/json",
+                    )
+                    .set_delay(delay),
             )
             .mount(&self.server)
             .await;
@@ -67,7 +79,8 @@ impl FakeCatalog {
                 .and(path(format!("/products/{id}")))
                 .respond_with(
                     ResponseTemplate::new(200)
-                        .set_body_raw(product.to_string(), "application/json"),
+                        .set_body_raw(product.to_string(), "application/json")
+                        .set_delay(delay),
                 )
                 .mount(&self.server)
                 .await;
@@ -75,7 +88,7 @@ impl FakeCatalog {
         // FakeStoreAPI's answer for an unknown or non-numeric id: 200 with an empty body.
         Mock::given(method("GET"))
             .and(path_regex(r"^/products/.+$"))
-            .respond_with(ResponseTemplate::new(200))
+            .respond_with(ResponseTemplate::new(200).set_delay(delay))
             .with_priority(10)
             .mount(&self.server)
             .await;

@@ -1,0 +1,284 @@
+//! Admission control: a new API request is admitted when one of the `MAX_CONCURRENT_REQUESTS`
+//! slots for work is free (`work.rs`: a request holds one only while it runs or is ready to
+//! run) and fewer than `MAX_IN_FLIGHT_REQUESTS` are in flight at all. Otherwise it waits in a
+//! short queue (`MAX_QUEUED_REQUESTS` places, `QUEUE_WAIT` at most) for room, and beyond that it
+//! is refused at once with 503, `Retry-After` and code `OVERLOADED`. Under overload the server
+//! then spends its CPU on answers that finish, not on a growing pile of half-done ones, and
+//! nobody waits seconds to be told no.
+//!
+//! A request waiting on the network (the database, the catalog, Redis) gives its slot back: a
+//! burst that waits on one slow catalog call, or on a database a few milliseconds away, is
+//! admitted whole, up to the in-flight bound (which bounds memory only). Requests under way get
+//! freed slots before new ones are admitted, so new work is taken on only when the work already
+//! taken on does not need the cores. Health, readiness and metrics are not limited (they are not
+//! behind this layer).
+
+mod work;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::error::overloaded;
+use super::paced::Refused;
+use crate::config::Settings;
+use work::{Tracked, WorkSlots};
+
+/// The longest a request waits in the queue for room: a queued request should start about as
+/// soon as one running finishes; waiting longer means the server is behind, and saying so now
+/// is better than later.
+const QUEUE_WAIT: Duration = Duration::from_millis(250);
+
+#[derive(Clone)]
+pub struct Admission {
+    slots: WorkSlots,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    queue: Arc<Queue>,
+}
+
+/// The requests waiting for room, and the signal that there may be some.
+struct Queue {
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    room: Notify,
+}
+
+impl Queue {
+    /// Room was made: the first in the queue looks again (nothing to do when nobody waits,
+    /// which is the usual case, so a release costs one load).
+    fn room_made(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.room.notify_one();
+        }
+    }
+}
+
+impl Admission {
+    /// `MAX_CONCURRENT_REQUESTS` (0: eight per core), `MAX_IN_FLIGHT_REQUESTS` (0: 128 per
+    /// core) and `MAX_QUEUED_REQUESTS`.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let per_core =
+            |n: usize| std::thread::available_parallelism().map_or(2, |cores| cores.get()) * n;
+        let max_working = match settings.max_concurrent_requests {
+            0 => per_core(8),
+            n => n,
+        };
+        let max_in_flight = match settings.max_in_flight_requests {
+            0 => per_core(128),
+            n => n,
+        };
+        Self::new(max_working, max_in_flight, settings.max_queued_requests)
+    }
+
+    fn new(max_working: usize, max_in_flight: usize, max_queued: usize) -> Self {
+        let queue = Arc::new(Queue {
+            waiting: AtomicUsize::new(0),
+            max_waiting: max_queued,
+            room: Notify::new(),
+        });
+        let slots = WorkSlots::new(max_working, {
+            let queue = Arc::clone(&queue);
+            move || queue.room_made()
+        });
+        Self {
+            slots,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            queue,
+        }
+    }
+
+    /// API requests running or ready to run now, holding a slot (for `/metrics`).
+    pub fn requests_working(&self) -> usize {
+        self.slots.held()
+    }
+
+    /// API requests under way, ready to run, waiting for a slot (for `/metrics`).
+    pub fn requests_parked(&self) -> usize {
+        self.slots.parked()
+    }
+
+    /// API requests admitted and not yet answered (for `/metrics`).
+    pub fn requests_in_flight(&self) -> usize {
+        self.max_in_flight - self.in_flight.available_permits()
+    }
+}
+
+pub async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
+    match admission.turn(next.run(request)).await {
+        Some(admitted) => admitted.await,
+        None => refused(),
+    }
+}
+
+impl Admission {
+    /// `work`, admitted (at once or after a short wait in the queue), or `None`: refused.
+    /// The work is not started until admitted.
+    async fn turn<F: Future>(&self, work: F) -> Option<Admitted<F>> {
+        // A request that arrives while others queue goes behind them.
+        let work = if self.queue.waiting.load(Ordering::Acquire) == 0 {
+            match self.try_admit(work) {
+                Ok(admitted) => return Some(admitted),
+                Err(work) => work,
+            }
+        } else {
+            work
+        };
+        let _place = QueuePlace::take(&self.queue)?;
+        // `_place` is given back however this ends, a caller that went away included: a place
+        // kept by a dropped request would shrink the queue for good.
+        tokio::time::timeout(QUEUE_WAIT, self.room_for(work))
+            .await
+            .ok()
+    }
+
+    /// Waits until `work` is admitted.
+    async fn room_for<F: Future>(&self, mut work: F) -> Admitted<F> {
+        loop {
+            let room = self.queue.room.notified();
+            tokio::pin!(room);
+            // Listening before looking: room made between the look and the wait is not missed.
+            room.as_mut().enable();
+            match self.try_admit(work) {
+                Ok(admitted) => return admitted,
+                Err(back) => work = back,
+            }
+            room.await;
+        }
+    }
+
+    /// Admits `work` if there is room now; hands it back otherwise.
+    fn try_admit<F: Future>(&self, work: F) -> Result<Admitted<F>, F> {
+        let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
+            return Err(work);
+        };
+        let work = self.slots.admit(work)?;
+        Ok(Admitted {
+            work,
+            _in_flight: InFlight {
+                permit: Some(permit),
+                queue: Arc::clone(&self.queue),
+            },
+        })
+    }
+}
+
+/// An admitted request: its work, holding a slot while it runs or is ready to, and its place in
+/// flight until it is answered or dropped.
+struct Admitted<F> {
+    work: Tracked<F>,
+    _in_flight: InFlight,
+}
+
+impl<F: Future> Future for Admitted<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        Pin::new(&mut self.work).poll(cx)
+    }
+}
+
+/// A request's place among those in flight; giving it back makes room.
+struct InFlight {
+    permit: Option<OwnedSemaphorePermit>,
+    queue: Arc<Queue>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // The permit goes back before the queue is told.
+        self.permit.take();
+        self.queue.room_made();
+    }
+}
+
+/// A place in the queue, given back when dropped.
+struct QueuePlace<'a>(&'a Queue);
+
+impl<'a> QueuePlace<'a> {
+    fn take(queue: &'a Queue) -> Option<Self> {
+        let place = Self(queue);
+        (queue.waiting.fetch_add(1, Ordering::AcqRel) < queue.max_waiting).then_some(place)
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn refused() -> Response {
+    let mut response = overloaded("the server is at capacity; retry shortly");
+    // The connection waits a moment before it reads the caller's next request (paced.rs).
+    response.extensions_mut().insert(Refused);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot;
+
+    /// Work that waits for `go` (as a request waits on the network), then finishes.
+    async fn waits_for(go: oneshot::Receiver<()>) {
+        let _ = go.await;
+    }
+
+    /// A caller asking for a turn, in a task of its own: whether it was admitted.
+    fn queue_one(admission: &Admission) -> tokio::task::JoinHandle<bool> {
+        let admission = admission.clone();
+        tokio::spawn(async move { admission.turn(async {}).await.is_some() })
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_on_the_network_leaves_room_for_the_next() {
+        let admission = Admission::new(1, 100, 0);
+        let (go, wait) = oneshot::channel();
+        let first = tokio::spawn(admission.turn(waits_for(wait)).await.expect("admitted"));
+        tokio::task::yield_now().await;
+        assert_eq!(admission.requests_working(), 0, "the first waits");
+        let second = admission.turn(async {}).await.expect("room for the second");
+        assert_eq!(admission.requests_in_flight(), 2);
+        second.await;
+        go.send(()).expect("sent");
+        first.await.expect("finished");
+        assert_eq!(admission.requests_in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn beyond_the_in_flight_bound_and_the_queue_a_caller_is_refused_at_once() {
+        let admission = Admission::new(100, 1, 0);
+        let (_go, wait) = oneshot::channel::<()>();
+        let _first = tokio::spawn(admission.turn(waits_for(wait)).await.expect("admitted"));
+        assert!(admission.turn(async {}).await.is_none());
+        assert_eq!(admission.queue.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_goes_away_while_queued_gives_its_place_back() {
+        let admission = Admission::new(100, 1, 1);
+        let (go, wait) = oneshot::channel();
+        let first = tokio::spawn(admission.turn(waits_for(wait)).await.expect("admitted"));
+        let queued = queue_one(&admission);
+        tokio::task::yield_now().await;
+        assert_eq!(admission.queue.waiting.load(Ordering::Acquire), 1);
+        queued.abort();
+        let _ = queued.await;
+        assert_eq!(admission.queue.waiting.load(Ordering::Acquire), 0);
+        // The place is free again: the next caller queues, and gets in when room is made.
+        let next = queue_one(&admission);
+        tokio::task::yield_now().await;
+        go.send(()).expect("sent");
+        first.await.expect("finished");
+        assert!(next.await.expect("the task ran"), "queued, then admitted");
+    }
+}
