@@ -470,7 +470,8 @@ def overload(connections):
     """Case 8 at one level, against a server bench/run has just started (cache off): a warm-up
     at the lowest level, then BENCH_OVERLOAD_DURATION seconds at `connections`."""
     url, pid = ENV["BENCH_URL"], int(ENV["BENCH_SERVER_PID"])
-    result = measure(url, pid, load()["threads"], "query", OVERLOAD_QUERY,
+    # Two wrk threads unless bench/run calibrated them (it does not for BENCH_ONLY=overload).
+    result = measure(url, pid, load().get("threads", 2), "query", OVERLOAD_QUERY,
                      seconds=int(ENV["BENCH_OVERLOAD_DURATION"]), connections=connections,
                      warmup_connections=min(overload_levels()))
     save(f"overload_{connections}", result)
@@ -893,10 +894,11 @@ def report():
     errors = sum(case(key, mode)["errors"] + case(key, mode)["socket_errors"] for key in CASE for mode in MODES)
     if errors:
         lines += ["", f"**{errors:,} failed responses** in cases 1 to 7: their numbers are suspect."]
-    import writes  # bench/writes.py, beside this file; it imports this module in turn
-    write_lines = writes.table()
-    if write_lines:
-        lines += [""] + write_lines
+    import cold_burst  # bench/cold_burst.py and bench/writes.py, beside this file; they
+    import writes  # import this module in turn
+    for section in (cold_burst.table(), writes.table()):
+        if section:
+            lines += [""] + section
     text = "\n".join(lines) + "\n"
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)
