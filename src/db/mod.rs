@@ -99,6 +99,9 @@ pub struct ConnectError {
     message: String,
 }
 
+/// How long a pooled connection may sit unused before it is pinged when acquired.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Opens the pool. SQLite gets a single connection: it has one writer anyway, and a single
 /// connection turns concurrent write transactions into a queue instead of `SQLITE_BUSY` errors.
 pub async fn connect(
@@ -116,6 +119,10 @@ pub async fn connect(
         .min_connections(1)
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
+        // A ping costs a round trip, as much as the statement it guards: only a connection
+        // that sat idle is pinged (one in use a moment ago is alive, or fails its statement
+        // and is dropped). Statements are not logged at all (the traces time them).
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .sqlx_logging(false);
     if let Some(schema) = settings.schema {
         options.set_schema_search_path(schema.to_owned());
