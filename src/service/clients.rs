@@ -19,19 +19,30 @@ impl<'a> Clients<'a> {
     }
 
     /// `viewer`: the client the caller acts for; `None` for the admin, or when that client has
-    /// been deleted since the token was issued.
-    pub async fn viewer(&self) -> Result<Option<Client>> {
+    /// been deleted since the token was issued. `its_favorites` as for `get`.
+    pub async fn viewer(&self, its_favorites: bool) -> Result<Option<Client>> {
         self.session.authorize(Action::ReadViewer, None)?;
         match self.session.caller() {
-            Caller::Client(own) => self.session.read().client(own.client_id).await,
+            Caller::Client(own) => self.read_one(own.client_id, its_favorites).await,
             _ => Ok(None),
         }
     }
 
-    /// One client, or `None` when there is no such client. Loads of one request are batched.
-    pub async fn get(&self, id: Uuid) -> Result<Option<Client>> {
+    /// One client, or `None` when there is no such client. Loads of one request are batched;
+    /// `its_favorites` when the caller will ask for the client's list (it is then loaded with
+    /// the client, in the same statement).
+    pub async fn get(&self, id: Uuid, its_favorites: bool) -> Result<Option<Client>> {
         self.session.authorize(Action::ReadClient, Some(id))?;
-        self.session.read().client(id).await
+        self.read_one(id, its_favorites).await
+    }
+
+    async fn read_one(&self, id: Uuid, its_favorites: bool) -> Result<Option<Client>> {
+        let read = self.session.read();
+        if its_favorites {
+            read.client_and_favorites(id).await
+        } else {
+            read.client(id).await
+        }
     }
 
     /// By e-mail address, in any case.

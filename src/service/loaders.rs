@@ -29,6 +29,25 @@ impl BatchLoad<Uuid> for ClientLoader {
     }
 }
 
+/// Many clients by id, each with its favorites, with one statement (a join).
+pub struct ClientWithFavoritesLoader {
+    db: DatabaseConnection,
+}
+
+impl BatchLoad<Uuid> for ClientWithFavoritesLoader {
+    type Value = (Client, Vec<Favorite>);
+    type Error = Arc<RepoError>;
+
+    async fn load(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (Client, Vec<Favorite>)>, Self::Error> {
+        clients::find_many_with_favorites(&self.db, ids)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
 /// The favorites of many clients with one `WHERE client_id IN (...)`.
 pub struct FavoritesLoader {
     db: DatabaseConnection,
@@ -79,6 +98,7 @@ impl BatchLoad<i32> for ProductLoader {
 /// The loaders of one request (or one WebSocket connection).
 pub struct Loaders {
     pub clients: Batcher<Uuid, ClientLoader>,
+    pub clients_with_favorites: Batcher<Uuid, ClientWithFavoritesLoader>,
     pub favorites: Batcher<Uuid, FavoritesLoader>,
     pub products: Batcher<i32, ProductLoader>,
     /// Shared by every catalog call of the request, the product loader's included.
@@ -90,6 +110,7 @@ impl Loaders {
         let catalog_budget = Arc::new(RequestBudget::default());
         Self {
             clients: Batcher::new(ClientLoader { db: db.clone() }),
+            clients_with_favorites: Batcher::new(ClientWithFavoritesLoader { db: db.clone() }),
             favorites: Batcher::new(FavoritesLoader { db: db.clone() }),
             products: Batcher::new(ProductLoader {
                 catalog: catalog.clone(),

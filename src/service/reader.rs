@@ -36,6 +36,17 @@ impl Reader<'_> {
         Ok(self.loaders.clients.load_one(id).await?)
     }
 
+    /// One client, or `None`, with its list loaded ahead in the same statement, for
+    /// `favorites` to hand out: for a query that goes on to the client's favorites.
+    pub async fn client_and_favorites(&self, id: Uuid) -> Result<Option<Client>> {
+        self.log.client(id);
+        let Some((client, list)) = self.loaders.clients_with_favorites.load_one(id).await? else {
+            return Ok(None);
+        };
+        lock(self.prefetched).insert(id, list);
+        Ok(Some(client))
+    }
+
     /// The client as it is now, straight from the database: after a write, or for an event of
     /// the change feed (a batch may have been read before the change).
     pub async fn client_now(&self, id: Uuid) -> Result<Option<Client>> {

@@ -93,7 +93,7 @@ async fn fifty_concurrent_cold_requests_share_upstream_calls() {
 }
 
 #[tokio::test]
-async fn single_clients_batch_their_favorites_through_the_dataloader() {
+async fn single_clients_and_their_favorites_are_one_statement_batched_through_the_dataloader() {
     each_backend(|app| async move {
         let mut ids = Vec::new();
         for i in 0..5 {
@@ -114,7 +114,17 @@ async fn single_clients_batch_their_favorites_through_the_dataloader() {
         let statements = app.statements.get() - before;
         assert!(data["c4"]["favorites"]["nodes"][0]["product"]["title"].is_string());
         eprintln!("{:?}: 5 aliased clients: {statements} SQL statements", app.backend);
-        assert_eq!(statements, 2, "one statement for the clients, one for their favorites");
+        assert_eq!(
+            statements, 1,
+            "one statement for the clients and their favorites (a join)"
+        );
+        // Without the favorites, no join.
+        let before = app.statements.get();
+        let data = app
+            .data(&format!("{{ client(id: \"{}\") {{ name }} }}", ids[0]), json!({}))
+            .await;
+        assert_eq!(data["client"]["name"], "C0");
+        assert_eq!(app.statements.get() - before, 1);
     })
     .await;
 }

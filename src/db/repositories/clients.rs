@@ -12,8 +12,10 @@ use uuid::Uuid;
 use super::{now, with_retry};
 use crate::db::RepoError;
 use crate::db::changes::{ChangeFeed, ChangeKind};
-use crate::db::entities::client;
-use crate::domain::{Client, ClientEmail, ClientName, FavoritesVersion, Page, PageDirection};
+use crate::db::entities::{client, client_favorite_product as favorite};
+use crate::domain::{
+    Client, ClientEmail, ClientName, Favorite, FavoritesVersion, Page, PageDirection,
+};
 
 impl From<client::Model> for Client {
     fn from(row: client::Model) -> Self {
@@ -68,6 +70,29 @@ pub async fn find_many(
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|row| (row.id, row.into())).collect())
+}
+
+/// The clients among `ids` that exist, each with its favorites (ordered by `added_at` then
+/// product id), with one statement: a `LEFT JOIN`, so a client without favorites comes too.
+/// What a query asking for a client and its list costs: one round trip instead of two.
+pub async fn find_many_with_favorites(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, (Client, Vec<Favorite>)>, RepoError> {
+    let rows = client::Entity::find()
+        .filter(client::Column::Id.is_in(ids.iter().copied()))
+        .find_with_related(favorite::Entity)
+        .order_by_asc(favorite::Column::AddedAt)
+        .order_by_asc(favorite::Column::ProductId)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, favorites)| {
+            let list = favorites.into_iter().map(Favorite::from).collect();
+            (row.id, (row.into(), list))
+        })
+        .collect())
 }
 
 pub async fn find_by_email(

@@ -149,7 +149,12 @@ impl ClientsQuery {
     /// The client the token acts for (a client token, or an identity provider's); null for the
     /// admin, or when that client has been deleted.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Client>> {
-        Ok(session(ctx)?.clients().viewer().await?.map(Client))
+        let its_favorites = ctx.look_ahead().field("favorites").exists();
+        Ok(session(ctx)?
+            .clients()
+            .viewer(its_favorites)
+            .await?
+            .map(Client))
     }
 
     /// A client by id; null when there is none. A client token may read its own client only.
@@ -158,7 +163,12 @@ impl ClientsQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The client's id.")] id: Uuid,
     ) -> async_graphql::Result<Option<Client>> {
-        Ok(session(ctx)?.clients().get(id).await?.map(Client))
+        let its_favorites = ctx.look_ahead().field("favorites").exists();
+        Ok(session(ctx)?
+            .clients()
+            .get(id, its_favorites)
+            .await?
+            .map(Client))
     }
 
     /// A client by e-mail address (case-insensitive); null when there is none. Admin only.
