@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 use super::AppState;
+use super::encoding::Encoding;
 use super::error::{error_response, service_error_response};
 use super::graphiql;
 use super::graphql_request::{self, NotARequest};
@@ -95,5 +96,5 @@ async fn run(
         Err(error) => return service_error_response(&error),
     };
     let answer = state.api.answer(request.data(session)).await;
-    negotiation::respond(answer, media)
+    negotiation::respond(answer, media, Encoding::preferred(headers))
 }

@@ -5,6 +5,7 @@
 mod admission;
 mod connection_init;
 mod cors;
+mod encoding;
 mod error;
 mod graphiql;
 mod graphql;

@@ -13,9 +13,11 @@
 //! Answers are per caller: `Cache-Control: no-store`, so no proxy or browser keeps one; and
 //! `Vary: Accept`, since the same URL answers in either type (or, by GET, with GraphiQL).
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::encoding::{COMPRESS_ABOVE, Encoding};
 use super::error::{error_response, status_of};
 use crate::domain::ErrorCode;
 use crate::graphql::{Answer, Outcome};
@@ -106,29 +108,42 @@ pub fn not_acceptable() -> Response {
     )
 }
 
-/// The HTTP answer for what became of the request's operations, in `media`.
-pub fn respond(answer: Answer, media: MediaType) -> Response {
+/// The HTTP answer for what became of the request's operations, in `media`. A kept answer
+/// (`Outcome::Kept`) goes out as its bytes, compressed in `encoding` if it is worth it (its
+/// compressed form is made once, then kept with it); any other answer is serialized here and
+/// compressed, if at all, by the router's layer.
+pub fn respond(answer: Answer, media: MediaType, encoding: Option<Encoding>) -> Response {
     let mut allow_post = false;
+    let mut encoded = None;
     let (status, body) = match &answer {
         Answer::Single(Outcome::NotAQuery(response)) => {
             allow_post = true;
             let status = status_of(ErrorCode::MethodNotAllowed);
-            (status, serde_json::to_vec(response))
+            (status, json(response))
         }
         Answer::Single(Outcome::Refused { code, response })
             if media == MediaType::GraphqlResponseJson =>
         {
             // No `data` at all: nothing ran.
             let errors = serde_json::json!({ "errors": response.errors });
-            (status_of(*code), serde_json::to_vec(&errors))
+            (status_of(*code), json(&errors))
         }
-        Answer::Single(outcome) => (StatusCode::OK, serde_json::to_vec(outcome.response())),
-        Answer::Batch(outcomes) => {
-            let responses: Vec<_> = outcomes.iter().map(Outcome::response).collect();
-            (StatusCode::OK, serde_json::to_vec(&responses))
-        }
+        Answer::Single(Outcome::Kept(kept)) => match encoding {
+            Some(encoding) if kept.json_len() >= COMPRESS_ABOVE => {
+                encoded = Some(encoding);
+                let body = kept.form(encoding.name(), |json| {
+                    encoding
+                        .compress(json)
+                        .unwrap_or_else(|| Bytes::copy_from_slice(json))
+                });
+                (StatusCode::OK, Some(body))
+            }
+            _ => (StatusCode::OK, Some(kept.json())),
+        },
+        Answer::Single(outcome) => (StatusCode::OK, body_of(outcome)),
+        Answer::Batch(outcomes) => (StatusCode::OK, batch(outcomes)),
     };
-    let Ok(body) = body else {
+    let Some(body) = body else {
         return error_response(ErrorCode::InternalServerError, "internal server error");
     };
     let content_type = match media {
@@ -145,12 +160,46 @@ pub fn respond(answer: Answer, media: MediaType) -> Response {
         body,
     )
         .into_response();
+    let headers = response.headers_mut();
     if allow_post {
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    if let Some(encoding) = encoded {
+        // Already compressed: the router's layer leaves an answer with an encoding alone.
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(encoding.name()),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
+}
+
+fn json(value: &impl serde::Serialize) -> Option<Bytes> {
+    serde_json::to_vec(value).ok().map(Bytes::from)
+}
+
+/// One operation's answer, as JSON.
+fn body_of(outcome: &Outcome) -> Option<Bytes> {
+    match outcome {
+        Outcome::Ran(response)
+        | Outcome::Refused { response, .. }
+        | Outcome::NotAQuery(response) => json(response),
+        Outcome::Kept(kept) => Some(kept.json()),
+    }
+}
+
+/// A batch's answers, as one JSON array (kept ones as they are).
+fn batch(outcomes: &[Outcome]) -> Option<Bytes> {
+    let mut body = Vec::from("[");
+    for (n, outcome) in outcomes.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&body_of(outcome)?);
+    }
+    body.push(b']');
+    Some(Bytes::from(body))
 }
 
 #[cfg(test)]

@@ -107,9 +107,9 @@ impl Api {
         let prepared = match self.prepare(&mut request) {
             Ok(prepared) => prepared,
             Err(error) => {
-                let outcome = Outcome::refused(error);
-                self.count(OperationLabel::Invalid, started, outcome.response());
-                return outcome;
+                let response = Response::from_errors(vec![error.clone()]);
+                self.count(OperationLabel::Invalid, started, &response);
+                return Outcome::refused(error);
             }
         };
         describe(span, &prepared);
@@ -126,10 +126,9 @@ impl Api {
         if let Some((cache, key)) = &cached
             && let Some(hit) = cache.get(key)
         {
-            let response = hit.to_response();
             let label = label(authenticated, true, prepared.name.as_deref());
-            self.count(label, started, &response);
-            return Outcome::Ran(response);
+            self.count(label, started, &Response::default());
+            return Outcome::Kept(hit);
         }
         let ticket = cached.as_ref().map(|(cache, _)| cache.ticket());
         let query = request.query.clone();
@@ -154,17 +153,21 @@ impl Api {
         {
             persisted.register(registration, &query);
         }
-        if let (Some((cache, key)), Some(ticket), Some(session)) = (cached, ticket, &session) {
-            cache.put(key, ticket, &response, session.take_reads());
-        }
+        let kept = match (cached, ticket, &session) {
+            (Some((cache, key)), Some(ticket), Some(session)) => {
+                cache.keep(key, ticket, &response, session.take_reads())
+            }
+            _ => None,
+        };
         self.count(label, started, &response);
         if !response.errors.is_empty() {
             span.record("otel.status_code", "ERROR");
             span.record("graphql.errors", response.errors.len());
         }
-        match refused {
-            Some(code) => Outcome::Refused { code, response },
-            None => Outcome::Ran(response),
+        match (refused, kept) {
+            (Some(code), _) => Outcome::Refused { code, response },
+            (None, Some(kept)) => Outcome::Kept(kept),
+            (None, None) => Outcome::Ran(response),
         }
     }
 

@@ -1,15 +1,21 @@
 //! What became of an operation, as a value: what the transports pick a status and headers
 //! from, rather than reading codes back out of the answer.
 
+use std::sync::Arc;
+
 use async_graphql::{BatchResponse, Response, ServerError};
 
 use super::error::code_of;
+use super::kept::KeptAnswer;
 use crate::domain::ErrorCode;
 
 /// What became of one operation: what the HTTP layer picks a status and headers from.
 pub enum Outcome {
     /// It ran; its errors, if any, are in the answer.
     Ran(Response),
+    /// An answer without errors, serialized: from the response cache, or just computed and
+    /// kept there (it goes out as these bytes).
+    Kept(Arc<KeptAnswer>),
     /// Nothing ran: the document, its variables or its persisted query could not be run.
     /// `code` is the code of its (first) error.
     Refused { code: ErrorCode, response: Response },
@@ -18,19 +24,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn response(&self) -> &Response {
-        match self {
-            Self::Ran(response) | Self::Refused { response, .. } | Self::NotAQuery(response) => {
-                response
-            }
-        }
-    }
-
     pub fn into_response(self) -> Response {
         match self {
             Self::Ran(response) | Self::Refused { response, .. } | Self::NotAQuery(response) => {
                 response
             }
+            Self::Kept(answer) => answer.to_response(),
         }
     }
 

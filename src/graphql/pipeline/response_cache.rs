@@ -1,4 +1,5 @@
-//! Whole answers to queries, kept on the server and dropped exactly when what they read changes.
+//! Whole answers to queries, kept on the server as the bytes they go out as (`kept.rs`) and
+//! dropped exactly when what they read changes.
 //!
 //! - The key: the document's text, the operation name, the variables and the caller's scope (the
 //!   admin, or the client a token acts for): answers are per caller, so nothing here invites a
@@ -19,6 +20,7 @@ use async_graphql::{Response, Variables};
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
+use super::kept::KeptAnswer;
 use crate::auth::Caller;
 use crate::service::reads::{Reads, Stale, Tag};
 use crate::sync::lock;
@@ -46,22 +48,8 @@ struct Store {
     everything_changed: u64,
 }
 
-/// What a kept answer is made of: an answer without errors is its data and extensions.
-pub struct Answer {
-    data: async_graphql::Value,
-    extensions: std::collections::BTreeMap<String, async_graphql::Value>,
-}
-
-impl Answer {
-    pub fn to_response(&self) -> Response {
-        let mut response = Response::new(self.data.clone());
-        response.extensions = self.extensions.clone();
-        response
-    }
-}
-
 struct Entry {
-    answer: Arc<Answer>,
+    answer: Arc<KeptAnswer>,
     tags: Vec<Tag>,
     expires_at_ms: Option<u64>,
     bytes: usize,
@@ -114,7 +102,7 @@ impl ResponseCache {
         Some(hash.finalize().into())
     }
 
-    pub fn get(&self, key: &Key) -> Option<Arc<Answer>> {
+    pub fn get(&self, key: &Key) -> Option<Arc<KeptAnswer>> {
         let mut store = lock(&self.store);
         let now = now_ms();
         let found = match store.entries.get(key) {
@@ -138,18 +126,27 @@ impl ResponseCache {
         Ticket(lock(&self.store).changes)
     }
 
-    /// Keeps an answer computed since `ticket` under what it read, unless that has changed since.
-    pub fn put(&self, key: Key, ticket: Ticket, response: &Response, reads: Reads) {
+    /// Keeps an answer computed since `ticket` under what it read, unless that has changed
+    /// since. An answer without errors comes back serialized, kept or not (it went stale while
+    /// it was computed, or is too large), for the transport to send as it is.
+    pub fn keep(
+        &self,
+        key: Key,
+        ticket: Ticket,
+        response: &Response,
+        reads: Reads,
+    ) -> Option<Arc<KeptAnswer>> {
         if !response.errors.is_empty() || !response.http_headers.is_empty() {
-            return;
+            return None;
         }
+        let answer = Arc::new(KeptAnswer::of(response)?);
         if reads.fresh_until_ms.is_some_and(|until| until <= now_ms()) {
-            return;
+            return Some(answer);
         }
-        let bytes = match serde_json::to_vec(response) {
-            Ok(json) => json.len() + std::mem::size_of::<Entry>() + reads.tags.len() * 24,
-            Err(_) => return,
-        };
+        // Room for the compressed forms a transport will add (each about a tenth of the JSON,
+        // rarely more than two per answer), for the entry and for its filing.
+        let bytes =
+            answer.json_len() + answer.json_len() / 4 + std::mem::size_of::<Entry>() + reads.tags.len() * 24;
         let mut store = lock(&self.store);
         if bytes > store.max_bytes
             || ticket.0 < store.everything_changed
@@ -160,7 +157,7 @@ impl ResponseCache {
                     .is_some_and(|&change| change > ticket.0)
             })
         {
-            return;
+            return Some(answer);
         }
         let tags: Vec<Tag> = reads.tags.into_iter().collect();
         for tag in &tags {
@@ -171,10 +168,7 @@ impl ResponseCache {
         store.entries.put(
             key,
             Entry {
-                answer: Arc::new(Answer {
-                    data: response.data.clone(),
-                    extensions: response.extensions.clone(),
-                }),
+                answer: Arc::clone(&answer),
                 tags,
                 expires_at_ms: reads.fresh_until_ms,
                 bytes,
@@ -186,6 +180,7 @@ impl ResponseCache {
             };
             store.remove(&oldest);
         }
+        Some(answer)
     }
 
     /// Drops what a change made stale, and numbers the change for the answers in the making.
@@ -272,9 +267,9 @@ mod tests {
         let (ana, bia) = (Tag::Client(Uuid::now_v7()), Tag::Client(Uuid::now_v7()));
         let ticket = cache.ticket();
         cache.invalidate(&Stale::Tags(vec![ana]));
-        cache.put([1; 32], ticket, &answer("old ana"), reads(&[ana]));
+        cache.keep([1; 32], ticket, &answer("old ana"), reads(&[ana]));
         assert!(cache.get(&[1; 32]).is_none(), "read Ana while she changed");
-        cache.put([2; 32], ticket, &answer("bia"), reads(&[bia]));
+        cache.keep([2; 32], ticket, &answer("bia"), reads(&[bia]));
         assert!(cache.get(&[2; 32]).is_some(), "Bia did not change");
         cache.invalidate(&Stale::Tags(vec![bia]));
         assert!(cache.get(&[2; 32]).is_none(), "dropped when Bia changed");
@@ -285,13 +280,13 @@ mod tests {
         let cache = ResponseCache::new(2_000, ResponseCacheMetrics::default()).expect("on");
         let ticket = cache.ticket();
         for key in 0..40u8 {
-            cache.put([key; 32], ticket, &answer(&"x".repeat(100)), reads(&[]));
+            cache.keep([key; 32], ticket, &answer(&"x".repeat(100)), reads(&[]));
         }
         assert!(lock(&cache.store).bytes <= 2_000);
         assert!(cache.get(&[39; 32]).is_some() && cache.get(&[0; 32]).is_none());
         cache.invalidate(&Stale::Everything);
         assert!(cache.get(&[39; 32]).is_none());
-        cache.put([3; 32], ticket, &answer("late"), reads(&[]));
+        cache.keep([3; 32], ticket, &answer("late"), reads(&[]));
         assert!(cache.get(&[3; 32]).is_none(), "begun before the gap");
     }
 
@@ -302,7 +297,7 @@ mod tests {
             tags: HashSet::new(),
             fresh_until_ms: Some(now_ms() - 1),
         };
-        cache.put([4; 32], cache.ticket(), &answer("stale product"), stale);
+        cache.keep([4; 32], cache.ticket(), &answer("stale product"), stale);
         assert!(cache.get(&[4; 32]).is_none());
         let variables = Variables::default();
         assert!(ResponseCache::key("{ a }", None, &variables, &Caller::Anonymous).is_none());
