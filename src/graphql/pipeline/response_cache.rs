@@ -145,8 +145,10 @@ impl ResponseCache {
         }
         // Room for the compressed forms a transport will add (each about a tenth of the JSON,
         // rarely more than two per answer), for the entry and for its filing.
-        let bytes =
-            answer.json_len() + answer.json_len() / 4 + std::mem::size_of::<Entry>() + reads.tags.len() * 24;
+        let bytes = answer.json_len()
+            + answer.json_len() / 4
+            + std::mem::size_of::<Entry>()
+            + reads.tags.len() * 24;
         let mut store = lock(&self.store);
         if bytes > store.max_bytes
             || ticket.0 < store.everything_changed

@@ -9,7 +9,8 @@
 //! A request waiting on the network (the database, the catalog, Redis) gives its slot back: a
 //! burst that waits on one slow catalog call, or on a database a few milliseconds away, is
 //! admitted whole, up to the in-flight bound (which bounds memory only). Requests under way get
-//! freed slots before new ones are admitted, so new work is taken on only when the work already
+//! freed slots before new ones are admitted, and more requests than there are slots are taken
+//! on only once the slots have kept up for a moment: new work is taken on when the work already
 //! taken on does not need the cores. Health, readiness and metrics are not limited (they are not
 //! behind this layer).
 
@@ -29,7 +30,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use super::error::overloaded;
 use super::paced::Refused;
 use crate::config::Settings;
-use work::{Tracked, WorkSlots};
+use work::{NoRoom, Tracked, WorkSlots};
 
 /// The longest a request waits in the queue for room: a queued request should start about as
 /// soon as one running finishes; waiting longer means the server is behind, and saying so now
@@ -44,10 +45,13 @@ pub struct Admission {
     queue: Arc<Queue>,
 }
 
-/// The requests waiting for room, and the signal that there may be some.
+/// The requests waiting for room, first come first served: only the one at the head looks for
+/// room (the others wait for the turnstile, which tokio's semaphore hands out in order), so a
+/// look that finds none never costs a waiter its place.
 struct Queue {
     waiting: AtomicUsize,
     max_waiting: usize,
+    turnstile: Semaphore,
     room: Notify,
 }
 
@@ -82,6 +86,7 @@ impl Admission {
         let queue = Arc::new(Queue {
             waiting: AtomicUsize::new(0),
             max_waiting: max_queued,
+            turnstile: Semaphore::new(1),
             room: Notify::new(),
         });
         let slots = WorkSlots::new(max_working, {
@@ -127,7 +132,7 @@ impl Admission {
         let work = if self.queue.waiting.load(Ordering::Acquire) == 0 {
             match self.try_admit(work) {
                 Ok(admitted) => return Some(admitted),
-                Err(work) => work,
+                Err((work, _)) => work,
             }
         } else {
             work
@@ -138,29 +143,40 @@ impl Admission {
         tokio::time::timeout(QUEUE_WAIT, self.room_for(work))
             .await
             .ok()
+            .flatten()
     }
 
-    /// Waits until `work` is admitted.
-    async fn room_for<F: Future>(&self, mut work: F) -> Admitted<F> {
+    /// Waits for its turn at the head of the queue, then until `work` is admitted.
+    async fn room_for<F: Future>(&self, mut work: F) -> Option<Admitted<F>> {
+        // Never closed; should it be, the request is refused.
+        let _head = self.queue.turnstile.acquire().await.ok()?;
         loop {
             let room = self.queue.room.notified();
             tokio::pin!(room);
             // Listening before looking: room made between the look and the wait is not missed.
             room.as_mut().enable();
             match self.try_admit(work) {
-                Ok(admitted) => return admitted,
-                Err(back) => work = back,
+                Ok(admitted) => return Some(admitted),
+                Err((back, NoRoom::Taken)) => {
+                    work = back;
+                    room.await;
+                }
+                Err((back, NoRoom::NotYet(after))) => {
+                    work = back;
+                    let _ = tokio::time::timeout(after, room).await;
+                }
             }
-            room.await;
         }
     }
 
-    /// Admits `work` if there is room now; hands it back otherwise.
-    fn try_admit<F: Future>(&self, work: F) -> Result<Admitted<F>, F> {
+    /// Admits `work` if there is room now; hands it back otherwise, saying when to look again.
+    fn try_admit<F: Future>(&self, work: F) -> Result<Admitted<F>, (F, NoRoom)> {
         let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
-            return Err(work);
+            return Err((work, NoRoom::Taken));
         };
-        let work = self.slots.admit(work)?;
+        // The others in flight (this request's permit is taken already).
+        let others = self.requests_in_flight() - 1;
+        let work = self.slots.admit(work, others)?;
         Ok(Admitted {
             work,
             _in_flight: InFlight {

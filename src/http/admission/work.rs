@@ -10,12 +10,21 @@
 //! bounded by the slots, not by how many requests wait on the network.
 //!
 //! Slot holders are counted exactly, like a load average's runnable tasks, but for requests only.
+//!
+//! How many requests to take on beyond the slots is decided by the same gate: as many as there
+//! are slots at any time, and more only once the slots have kept up for `SLACK` (no request had
+//! to wait for one). Requests that mostly wait on the network leave the slots idle, so as many
+//! are admitted as keep them busy; requests that mostly use the cores keep the slots short, so
+//! the ones taken on finish before more come in, rather than all sharing the cores at once.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures::task::AtomicWaker;
 
@@ -35,17 +44,34 @@ struct Shared {
     freed: Box<dyn Fn() + Send + Sync>,
 }
 
+/// How long the slots must have kept up (no request waiting for one) before more requests are
+/// taken on than there are slots: long enough that work already taken on and about to come
+/// back from a short wait (a statement, a cached read) is seen, short enough that a burst
+/// waiting on a slow catalog is taken on within a few hundredths of a second.
+const SLACK: Duration = Duration::from_millis(5);
+
 struct Gate {
     /// Slots held: requests running or ready to run.
     held: usize,
     /// Requests under way, ready again, waiting for a slot: first come, first served.
     parked: VecDeque<Arc<Task>>,
+    /// The last time a request found no slot free.
+    short_at: Instant,
 }
 
 impl Gate {
     fn has_room(&self, limit: usize) -> bool {
         self.held < limit && self.parked.is_empty()
     }
+}
+
+/// Why a new request was not admitted, and when to look again.
+pub enum NoRoom {
+    /// Every slot is taken, or requests under way wait for one: look again when one is freed.
+    Taken,
+    /// A slot is free, but as many requests as there are slots are in flight and the slots have
+    /// not kept up for `SLACK` yet: look again after this long (or when a slot is freed).
+    NotYet(Duration),
 }
 
 impl WorkSlots {
@@ -56,6 +82,10 @@ impl WorkSlots {
                 gate: Mutex::new(Gate {
                     held: 0,
                     parked: VecDeque::new(),
+                    // As if the slots had always kept up.
+                    short_at: Instant::now()
+                        .checked_sub(SLACK)
+                        .unwrap_or_else(Instant::now),
                 }),
                 freed: Box::new(freed),
             }),
@@ -72,13 +102,21 @@ impl WorkSlots {
         lock(&self.shared.gate).parked.len()
     }
 
-    /// Gives `future` a slot if one is free and no request under way waits for one; hands it
-    /// back otherwise. It keeps a slot while it runs or is ready to, until it ends or is dropped.
-    pub fn admit<F: Future>(&self, future: F) -> Result<Tracked<F>, F> {
+    /// Gives `future` a slot if one is free and no request under way waits for one, and, when
+    /// `in_flight` others are admitted already, as many as there are slots, only if the slots
+    /// have kept up for `SLACK`. Hands it back otherwise, saying when to look again. It keeps
+    /// its slot while it runs or is ready to, until it ends or is dropped.
+    pub fn admit<F: Future>(&self, future: F, in_flight: usize) -> Result<Tracked<F>, (F, NoRoom)> {
+        let limit = self.shared.limit;
         {
             let mut gate = lock(&self.shared.gate);
-            if !gate.has_room(self.shared.limit) {
-                return Err(future);
+            if !gate.has_room(limit) {
+                gate.short_at = Instant::now();
+                return Err((future, NoRoom::Taken));
+            }
+            let kept_up_for = gate.short_at.elapsed();
+            if in_flight >= limit && kept_up_for < SLACK {
+                return Err((future, NoRoom::NotYet(SLACK - kept_up_for)));
             }
             gate.held += 1;
         }
@@ -166,6 +204,7 @@ impl Wake for Task {
                 State::Idle => {
                     self.set(State::Parked);
                     gate.parked.push_back(Arc::clone(self));
+                    gate.short_at = Instant::now();
                     false
                 }
                 State::Running => {
@@ -229,6 +268,7 @@ impl<F: Future> Future for Tracked<F> {
                 State::Idle => {
                     task.set(State::Parked);
                     gate.parked.push_back(Arc::clone(&task));
+                    gate.short_at = Instant::now();
                     return Poll::Pending;
                 }
                 State::Parked => return Poll::Pending,
@@ -273,7 +313,7 @@ mod tests {
     use super::*;
 
     fn admitted<F: Future>(slots: &WorkSlots, future: F) -> Tracked<F> {
-        match slots.admit(future) {
+        match slots.admit(future, 0) {
             Ok(tracked) => tracked,
             Err(_) => panic!("no room"),
         }
@@ -285,14 +325,12 @@ mod tests {
         let (tell, told) = tokio::sync::oneshot::channel::<()>();
         let (ran, mut running) = tokio::sync::mpsc::unbounded_channel();
         let counter = slots.clone();
-        let Ok(tracked) = slots.admit(async move {
+        let tracked = admitted(&slots, async move {
             told.await.expect("told");
             // Work after the wait: it holds the slot while it runs.
             ran.send(counter.held()).expect("sent");
-        }) else {
-            panic!("room for one");
-        };
-        assert!(slots.admit(async {}).is_err(), "the slot is taken");
+        });
+        assert!(slots.admit(async {}, 0).is_err(), "the slot is taken");
         let request = tokio::spawn(tracked);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(slots.held(), 0, "waiting on I/O");
@@ -321,11 +359,34 @@ mod tests {
         assert!(!first.is_finished());
         drop(keeper);
         assert!(
-            slots.admit(async {}).is_err(),
+            slots.admit(async {}, 0).is_err(),
             "the slot went to the first, not to a new one"
         );
         assert!(first.await.expect("finished"), "it ran");
         assert_eq!((slots.held(), slots.parked()), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn beyond_as_many_in_flight_as_slots_a_request_waits_until_the_slots_have_kept_up() {
+        let slots = WorkSlots::new(1, || {});
+        // The slots have kept up so far: a second in flight is taken on at once.
+        let first = admitted(&slots, async {});
+        match slots.admit(async {}, 1) {
+            Err((_, NoRoom::Taken)) => {}
+            _ => panic!("the one slot is taken"),
+        }
+        // That second request found no slot: the slots fell short just now.
+        drop(first);
+        match slots.admit(async {}, 1) {
+            Err((_, NoRoom::NotYet(after))) => assert_eq!(after, SLACK),
+            _ => panic!("not yet"),
+        }
+        assert!(
+            slots.admit(async {}, 0).is_ok(),
+            "fewer in flight than slots"
+        );
+        tokio::time::advance(SLACK).await;
+        assert!(slots.admit(async {}, 1).is_ok(), "kept up for long enough");
     }
 
     #[tokio::test]
@@ -367,9 +428,9 @@ mod tests {
             };
             let mut work = work;
             let tracked = loop {
-                match slots.admit(work) {
+                match slots.admit(work, 0) {
                     Ok(tracked) => break tracked,
-                    Err(back) => {
+                    Err((back, _)) => {
                         work = back;
                         tokio::time::sleep(Duration::from_micros(50)).await;
                     }
