@@ -82,28 +82,41 @@ pub struct ClientEdge {
     pub node: Client,
 }
 
-/// A page of clients, in creation order.
+/// A page of clients, in creation order. Cursors are made only for the fields that show them.
 pub struct ClientConnection {
-    edges: Vec<ClientEdge>,
-    page_info: PageInfo,
+    page: Vec<Client>,
+    has_previous: bool,
+    has_next: bool,
 }
 
 /// A page of clients, in creation order.
 #[Object]
 impl ClientConnection {
     /// The clients of this page with their cursors.
-    async fn edges(&self) -> &[ClientEdge] {
-        &self.edges
+    async fn edges(&self) -> Vec<ClientEdge> {
+        self.page
+            .iter()
+            .map(|client| ClientEdge {
+                cursor: encode_client_cursor(client.0.id),
+                node: client.clone(),
+            })
+            .collect()
     }
 
     /// The clients of this page.
-    async fn nodes(&self) -> Vec<&Client> {
-        self.edges.iter().map(|edge| &edge.node).collect()
+    async fn nodes(&self) -> &[Client] {
+        &self.page
     }
 
     /// Paging information.
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> PageInfo {
+        let cursor = |client: &Client| encode_client_cursor(client.0.id);
+        PageInfo::new(
+            self.page.first().map(cursor),
+            self.page.last().map(cursor),
+            self.has_previous,
+            self.has_next,
+        )
     }
 
     /// Number of clients in all pages. Costs one count query, made only when asked for.
@@ -200,18 +213,10 @@ impl ClientsQuery {
             .clients()
             .page(direction, limit, asks_for_favorites(ctx))
             .await?;
-        let edges: Vec<ClientEdge> = page
-            .items
-            .into_iter()
-            .map(|client| ClientEdge {
-                cursor: encode_client_cursor(client.id),
-                node: Client(client),
-            })
-            .collect();
-        let cursors: Vec<String> = edges.iter().map(|edge| edge.cursor.clone()).collect();
         Ok(ClientConnection {
-            page_info: PageInfo::new(&cursors, page.has_previous, page.has_next),
-            edges,
+            page: page.items.into_iter().map(Client).collect(),
+            has_previous: page.has_previous,
+            has_next: page.has_next,
         })
     }
 }

@@ -50,17 +50,60 @@ pub struct FavoriteEdge {
     pub node: Favorite,
 }
 
-/// A page of a client's favorites, oldest first.
-#[derive(Clone, Debug, SimpleObject)]
+/// A page of a client's favorites, oldest first. Cursors are made only for the fields that
+/// show them (`edges`, `pageInfo`): most queries ask for `nodes` alone.
 pub struct FavoriteConnection {
+    page: Vec<Favorite>,
+    has_previous: bool,
+    has_next: bool,
+    total_count: u64,
+}
+
+/// A page of a client's favorites, oldest first.
+#[Object]
+impl FavoriteConnection {
     /// The favorites of this page with their cursors.
-    pub edges: Vec<FavoriteEdge>,
+    async fn edges(&self) -> Vec<FavoriteEdge> {
+        self.page
+            .iter()
+            .map(|favorite| FavoriteEdge {
+                cursor: favorite.cursor(),
+                node: favorite.clone(),
+            })
+            .collect()
+    }
+
     /// The favorites of this page.
-    pub nodes: Vec<Favorite>,
+    async fn nodes(&self) -> &[Favorite] {
+        &self.page
+    }
+
     /// Paging information.
-    pub page_info: PageInfo,
+    async fn page_info(&self) -> PageInfo {
+        self.info()
+    }
+
     /// Number of favorites in the client's whole list.
-    pub total_count: u64,
+    async fn total_count(&self) -> u64 {
+        self.total_count
+    }
+}
+
+impl FavoriteConnection {
+    fn info(&self) -> PageInfo {
+        PageInfo::new(
+            self.page.first().map(Favorite::cursor),
+            self.page.last().map(Favorite::cursor),
+            self.has_previous,
+            self.has_next,
+        )
+    }
+}
+
+impl Favorite {
+    fn cursor(&self) -> String {
+        encode_favorite_cursor((self.added_at, self.product_id))
+    }
 }
 
 /// Pages a client's list in memory: a list is bounded (`MAX_FAVORITES_PER_CLIENT`), and having
@@ -70,26 +113,17 @@ pub fn favorite_page(
     after: Option<FavoriteKey>,
     limit: u64,
 ) -> FavoriteConnection {
-    let total_count = list.len() as u64;
     let key = domain::Favorite::position;
     let start = match after {
         Some(after) => list.partition_point(|favorite| key(favorite) <= after),
         None => 0,
     };
     let end = start.saturating_add(limit as usize).min(list.len());
-    let edges: Vec<FavoriteEdge> = list[start..end]
-        .iter()
-        .map(|favorite| FavoriteEdge {
-            cursor: encode_favorite_cursor(key(favorite)),
-            node: Favorite::from(favorite),
-        })
-        .collect();
-    let cursors: Vec<String> = edges.iter().map(|edge| edge.cursor.clone()).collect();
     FavoriteConnection {
-        nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
-        page_info: PageInfo::new(&cursors, start > 0, end < list.len()),
-        edges,
-        total_count,
+        page: list[start..end].iter().map(Favorite::from).collect(),
+        has_previous: start > 0,
+        has_next: end < list.len(),
+        total_count: list.len() as u64,
     }
 }
 
@@ -177,20 +211,18 @@ mod tests {
         let first = favorite_page(&list(5), None, 2);
         assert_eq!(first.total_count, 5);
         assert_eq!(
-            first.nodes.iter().map(|f| f.product_id).collect::<Vec<_>>(),
+            first.page.iter().map(|f| f.product_id).collect::<Vec<_>>(),
             [1, 2]
         );
-        assert!(first.page_info.has_next_page && !first.page_info.has_previous_page);
-        let after = decode_favorite_cursor(first.page_info.end_cursor.as_deref().unwrap()).unwrap();
+        let info = first.info();
+        assert!(info.has_next_page && !info.has_previous_page);
+        let after = decode_favorite_cursor(info.end_cursor.as_deref().unwrap()).unwrap();
         let second = favorite_page(&list(5), Some(after), 10);
         assert_eq!(
-            second
-                .nodes
-                .iter()
-                .map(|f| f.product_id)
-                .collect::<Vec<_>>(),
+            second.page.iter().map(|f| f.product_id).collect::<Vec<_>>(),
             [3, 4, 5]
         );
-        assert!(!second.page_info.has_next_page && second.page_info.has_previous_page);
+        let info = second.info();
+        assert!(!info.has_next_page && info.has_previous_page);
     }
 }

@@ -63,12 +63,18 @@ pub struct PageInfo {
 }
 
 impl PageInfo {
-    pub fn new(cursors: &[String], has_previous_page: bool, has_next_page: bool) -> Self {
+    /// For a page whose first and last items have these cursors (none for an empty page).
+    pub fn new(
+        start_cursor: Option<String>,
+        end_cursor: Option<String>,
+        has_previous_page: bool,
+        has_next_page: bool,
+    ) -> Self {
         Self {
             has_next_page,
             has_previous_page,
-            start_cursor: cursors.first().cloned(),
-            end_cursor: cursors.last().cloned(),
+            start_cursor,
+            end_cursor,
         }
     }
 }
