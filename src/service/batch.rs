@@ -71,7 +71,10 @@ where
                 }
             };
             if leads {
-                self.lead().await;
+                // Boxed: every load of a level is a future of async-graphql's (boxed, one per
+                // field, all alive at once), and were the batch's call inline, each would be as
+                // large as the catalog's whole stack of futures, though only one leads.
+                Box::pin(self.lead()).await;
             }
             match receiver.await {
                 Ok(answer) => return answer,
