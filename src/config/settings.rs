@@ -81,7 +81,7 @@ declare_settings! {
     HTTP_HEADER_TIMEOUT_MS => http_header_timeout: Duration = Value("10000"), millis(100..=300_000);
     /// open connections (WebSockets included) at most; beyond it new ones wait in the kernel's accept queue. Lowered at start to what the open-file limit allows
     MAX_CONNECTIONS => max_connections: usize = Value("4096"), number(1..=1_000_000);
-    /// API requests doing work at once: running, or ready to run and waiting for a core (one waiting on the database, the catalog or Redis does not count). Beyond, a new request waits briefly in a queue, then gets `503` (`OVERLOADED`). `0`: eight per core
+    /// API requests doing work at once: running, or ready to run and waiting for a core (one waiting on the database, the catalog or Redis does not count). Beyond, a new request waits briefly in a queue, then gets `503` (`OVERLOADED`). `0`: two per core (a request holding one runs or is about to: more would only share the cores, and hold more answers in memory at once)
     MAX_CONCURRENT_REQUESTS => max_concurrent_requests: usize = Value("0"), number(0..=100_000);
     /// API requests admitted and not yet answered, those waiting on the network included: a bound on memory. Beyond, a new request waits in the same queue. `0`: 128 per core
     MAX_IN_FLIGHT_REQUESTS => max_in_flight_requests: usize = Value("0"), number(0..=1_000_000);

@@ -66,13 +66,13 @@ impl Queue {
 }
 
 impl Admission {
-    /// `MAX_CONCURRENT_REQUESTS` (0: eight per core), `MAX_IN_FLIGHT_REQUESTS` (0: 128 per
+    /// `MAX_CONCURRENT_REQUESTS` (0: two per core), `MAX_IN_FLIGHT_REQUESTS` (0: 128 per
     /// core) and `MAX_QUEUED_REQUESTS`.
     pub fn from_settings(settings: &Settings) -> Self {
         let per_core =
             |n: usize| std::thread::available_parallelism().map_or(2, |cores| cores.get()) * n;
         let max_working = match settings.max_concurrent_requests {
-            0 => per_core(8),
+            0 => per_core(2),
             n => n,
         };
         let max_in_flight = match settings.max_in_flight_requests {
