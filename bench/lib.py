@@ -632,7 +632,8 @@ def report():
         f"- machine: {machine()}",
         f"- commit: `{commit[:12]}`" + (" (with uncommitted changes)" if dirty else ""),
         f"- server: release build, PostgreSQL {run('psql', '-tAc', 'show server_version')} on "
-        f"127.0.0.1, `DATABASE_MAX_CONNECTIONS={ENV['DATABASE_MAX_CONNECTIONS']}`, `RUST_LOG=warn`, "
+        f"127.0.0.1 without TLS (`PGSSLMODE=disable`, as PostGraphile connects), "
+        f"`DATABASE_MAX_CONNECTIONS={ENV['DATABASE_MAX_CONNECTIONS']}`, `RUST_LOG=warn`, "
         "fake catalog (`scripts/fake-catalog.mjs`) on loopback, product cache warm, other settings "
         "at their defaults",
         f"- {cache_line}",
