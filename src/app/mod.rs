@@ -192,7 +192,16 @@ async fn services(
     )
     .await
     .map_err(|error| StartupError::ChangeFeed(settings.database_url.scrub(&error.to_string())))?;
-    db::maintenance::start(background, &changes, settings.change_log_retention);
+    db::maintenance::start(
+        background,
+        &changes,
+        db::maintenance::Retention {
+            change_log: settings.change_log_retention,
+            guest_list: settings.guest_list_retention,
+            guest_tombstone: settings.guest_token_lifetime
+                + Duration::from_secs(crate::auth::TOKEN_LEEWAY_SECONDS),
+        },
+    );
     Ok(Services::new(Parts {
         db: db.clone(),
         catalog,

@@ -1,6 +1,6 @@
 //! Who is calling: the admin's login (bcrypt, throttled), our own bearer tokens (HS256, for the
-//! admin and for one client), and tokens from a store's identity provider (checked against its
-//! JWKS). What a caller may do is decided elsewhere, by the service layer's policy.
+//! admin, for one client and for one guest shopper), and tokens from a store's identity
+//! provider (checked against its JWKS). What a caller may do is decided elsewhere, by the service layer's policy.
 
 mod identity_provider;
 mod login;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 pub use identity_provider::{ExternalIdentity, IdentityProvider, IdentityProviderSettings};
 pub use login::AdminLogin;
 pub use throttle::LoginThrottle;
-pub use tokens::{AccessToken, TokenIssuer, issuer_of};
+pub use tokens::{AccessToken, LEEWAY_SECONDS as TOKEN_LEEWAY_SECONDS, TokenIssuer, issuer_of};
 
 /// Who a verified token speaks for, before the service layer looks anyone up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum Credential {
     Client(ClientCaller),
     /// A shopper as the store's identity provider vouches for them, by e-mail.
     External(ExternalIdentity),
+    /// A guest shopper's token (`startGuestSession`).
+    Guest(GuestCaller),
 }
 
 /// The caller of one request, as the service layer sees it.
@@ -37,6 +39,8 @@ pub enum Caller {
     Rejected,
     Admin(Admin),
     Client(ClientCaller),
+    /// A shopper who has not logged in: acts on its own list, and reads the catalog.
+    Guest(GuestCaller),
 }
 
 impl Caller {
@@ -45,6 +49,7 @@ impl Caller {
         match self {
             Self::Admin(admin) => Some(admin.token_expires_at),
             Self::Client(client) => Some(client.token_expires_at),
+            Self::Guest(guest) => Some(guest.token_expires_at),
             Self::Anonymous | Self::Rejected => None,
         }
     }
@@ -60,6 +65,13 @@ pub struct Admin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientCaller {
     pub client_id: Uuid,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+/// A caller that acts for one guest shopper's list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestCaller {
+    pub guest_id: Uuid,
     pub token_expires_at: DateTime<Utc>,
 }
 

@@ -1,6 +1,7 @@
 //! Our own bearer tokens: HS256 JWTs signed with `SECRET_KEY`, with `sub`, `role`, `iat`, `exp`,
 //! `iss` and `aud`, all checked on the way in. An admin token's subject is the admin's username;
-//! a client token's is the client's id, with `role: "client"`. Only HS256 is ever accepted here,
+//! a client token's is the client's id, with `role: "client"`; a guest shopper's is the guest's
+//! id, with `role: "guest"`. Only HS256 is ever accepted here,
 //! whatever a token's header says.
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Admin, AuthError, ClientCaller, Credential};
+use super::{Admin, AuthError, ClientCaller, Credential, GuestCaller};
 
 use crate::config::Settings;
 
@@ -22,6 +23,7 @@ pub const LEEWAY_SECONDS: u64 = 30;
 
 const ROLE_ADMIN: &str = "admin";
 const ROLE_CLIENT: &str = "client";
+const ROLE_GUEST: &str = "guest";
 
 #[derive(Clone, Debug)]
 pub struct AccessToken {
@@ -93,6 +95,15 @@ impl TokenIssuer {
         self.issue(client_id.to_string(), ROLE_CLIENT, lifetime)
     }
 
+    /// A token that acts for the guest `guest_id` alone, for `lifetime`.
+    pub fn issue_guest(
+        &self,
+        guest_id: Uuid,
+        lifetime: Duration,
+    ) -> Result<AccessToken, AuthError> {
+        self.issue(guest_id.to_string(), ROLE_GUEST, lifetime)
+    }
+
     fn issue(&self, sub: String, role: &str, lifetime: Duration) -> Result<AccessToken, AuthError> {
         let issued_at = Utc::now();
         // The configuration bounds every lifetime; this guards the arithmetic anyway.
@@ -142,6 +153,14 @@ impl TokenIssuer {
                     token_expires_at,
                 }))
             }
+            Some(ROLE_GUEST) => {
+                let guest_id = Uuid::parse_str(&claims.sub)
+                    .map_err(|_| invalid("a guest token's subject is not a guest id"))?;
+                Ok(Credential::Guest(GuestCaller {
+                    guest_id,
+                    token_expires_at,
+                }))
+            }
             _ => Err(invalid("unknown subject or role")),
         }
     }
@@ -184,6 +203,10 @@ mod tests {
             matches!(tokens.verify(&client.token), Ok(Credential::Client(c)) if c.client_id == id)
         );
         assert_eq!(issuer_of(&client.token).as_deref(), Some(ISSUER));
+        let guest = tokens.issue_guest(id, Duration::from_secs(60)).unwrap();
+        assert!(
+            matches!(tokens.verify(&guest.token), Ok(Credential::Guest(g)) if g.guest_id == id)
+        );
     }
 
     #[test]

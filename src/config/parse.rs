@@ -96,6 +96,10 @@ pub fn hours(range: RangeInclusive<u64>) -> Text<impl Fn(&str) -> Result<Duratio
     duration(range, |hours| Duration::from_secs(hours * 60 * 60))
 }
 
+pub fn days(range: RangeInclusive<u64>) -> Text<impl Fn(&str) -> Result<Duration, String>> {
+    duration(range, |days| Duration::from_secs(days * 24 * 60 * 60))
+}
+
 /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
 pub fn flag() -> Text<impl Fn(&str) -> Result<bool, String>> {
     text(|raw| match raw.trim().to_ascii_lowercase().as_str() {

@@ -49,6 +49,12 @@ declare_settings! {
     CLIENT_REQUESTS_PER_MINUTE => client_requests_per_minute: u32 = Value("600"), number(1..=1_000_000);
     /// the most products one client's list may hold; beyond, `addFavorite` is `FAVORITES_LIMIT_REACHED` and writes nothing
     MAX_FAVORITES_PER_CLIENT => max_favorites_per_client: u32 = Value("1000"), number(1..=100_000);
+    /// lifetime of a guest shopper's token from `startGuestSession` (see [Access for storefronts](#access-for-storefronts))
+    GUEST_TOKEN_EXPIRE_DAYS => guest_token_lifetime: Duration = Value("30"), days(1..=365);
+    /// guest sessions one network (an IPv4 address, an IPv6 /64) may start per minute (beyond: `RATE_LIMITED`)
+    GUEST_SESSIONS_PER_MINUTE => guest_sessions_per_minute: u32 = Value("30"), number(1..=100_000);
+    /// a guest's list untouched this long is deleted (in small batches, off the request path)
+    GUEST_LIST_RETENTION_DAYS => guest_list_retention: Duration = Value("30"), days(1..=3_650);
     /// the store's identity provider's JWKS, e.g. `https://idp.example.com/.well-known/jwks.json`; set with the next two, it lets shoppers call with the provider's tokens (see [Access for storefronts](#access-for-storefronts))
     AUTH_JWKS_URL => auth_jwks_url: Option<reqwest::Url> = Unset("(unset: off)"), optional(http_url());
     /// the `iss` the identity provider's tokens carry

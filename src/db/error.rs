@@ -12,6 +12,9 @@ pub enum RepoError {
     ClientNotFound,
     #[error("e-mail address already taken")]
     EmailTaken,
+    /// The guest's list was merged into a client's: its token acts on nothing any more.
+    #[error("the guest's list was merged into a client's")]
+    GuestEnded,
     #[error("the client's list is full")]
     ListFull { limit: u32 },
     #[error("database unavailable")]

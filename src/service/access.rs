@@ -23,6 +23,7 @@ impl Services {
         match self.verify(token).await {
             Ok(Credential::Admin(admin)) => Ok(Caller::Admin(admin)),
             Ok(Credential::Client(client)) => Ok(Caller::Client(client)),
+            Ok(Credential::Guest(guest)) => Ok(Caller::Guest(guest)),
             Ok(Credential::External(identity)) => self.client_for(identity).await,
             Err(error) => {
                 tracing::debug!(%error, "bearer token refused");
@@ -77,15 +78,18 @@ impl Services {
         }))
     }
 
-    /// Counts `operations` against a client caller's allowance (`CLIENT_REQUESTS_PER_MINUTE`);
-    /// the admin and callers without a valid token are not limited by it.
+    /// Counts `operations` against a client's or a guest's allowance
+    /// (`CLIENT_REQUESTS_PER_MINUTE`); the admin and callers without a valid token are not
+    /// limited by it.
     pub(super) fn admit(&self, caller: &Caller, operations: u32) -> Result<()> {
-        let Caller::Client(client) = caller else {
-            return Ok(());
+        let owner = match caller {
+            Caller::Client(client) => client.client_id,
+            Caller::Guest(guest) => guest.guest_id,
+            Caller::Admin(_) | Caller::Anonymous | Caller::Rejected => return Ok(()),
         };
         self.inner
             .limiter
-            .admit(client.client_id, operations)
+            .admit(owner, operations)
             .map_err(|retry_after| ServiceError::RateLimited {
                 retry_after,
                 what: Limited::Requests,

@@ -15,8 +15,10 @@ use crate::domain::{ErrorCode, InvalidInput};
 pub enum Limited {
     /// Failed logins from one address.
     Logins,
-    /// Requests of one client.
+    /// Requests of one client (or guest).
     Requests,
+    /// Guest sessions started from one address.
+    GuestSessions,
 }
 
 /// What a caller is told. Deliberately not `Display`: async-graphql turns any `Display` error
@@ -78,6 +80,7 @@ impl ServiceError {
                 let what = match what {
                     Limited::Logins => "failed logins",
                     Limited::Requests => "requests",
+                    Limited::GuestSessions => "guest sessions",
                 };
                 format!(
                     "too many {what}, retry in {} s",
@@ -90,6 +93,14 @@ impl ServiceError {
 
     pub fn client_not_found() -> Self {
         Self::NotFound("client not found")
+    }
+
+    /// A guest token whose list went to a client: the storefront should drop it, and use the
+    /// shopper's own token from now on.
+    pub fn guest_ended() -> Self {
+        Self::Unauthenticated(
+            "this guest session has ended: its list was merged into a client's; use the client's token",
+        )
     }
 }
 
@@ -104,6 +115,7 @@ impl From<&RepoError> for ServiceError {
             RepoError::ClientNotFound => Self::client_not_found(),
             RepoError::EmailTaken => Self::EmailTaken,
             RepoError::ListFull { limit } => Self::FavoritesLimitReached { limit: *limit },
+            RepoError::GuestEnded => Self::guest_ended(),
             RepoError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Self::DatabaseUnavailable

@@ -6,7 +6,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::policy::Action;
-use super::{Result, ServiceError, Session};
+use super::{Result, Session};
 use crate::db::changes::{ChangeKind, FeedEvent};
 use crate::db::repositories::favorites;
 use crate::domain::{Client, Favorite, FavoritesVersion};
@@ -38,14 +38,15 @@ impl<'a> Favorites<'a> {
     pub async fn add(&self, client_id: Uuid, product_id: i32) -> Result<Client> {
         self.session
             .authorize(Action::AddFavorite, Some(client_id))?;
+        self.add_authorized(client_id, product_id).await?;
+        self.session.clients().current(client_id).await
+    }
+
+    /// `add`, once the caller's right to it has been decided (here, or by `mine`).
+    pub(super) async fn add_authorized(&self, client_id: Uuid, product_id: i32) -> Result<()> {
         let services = self.session.services();
         self.session.clients().current(client_id).await?;
-        services
-            .catalog
-            .product(product_id, &self.session.loaders().catalog_budget)
-            .await?
-            .value
-            .ok_or(ServiceError::ProductNotFound(product_id))?;
+        self.session.ensure_in_catalog(product_id).await?;
         favorites::add(
             &services.db,
             &services.changes,
@@ -54,16 +55,22 @@ impl<'a> Favorites<'a> {
             services.options.max_favorites_per_client,
         )
         .await?;
-        self.session.clients().current(client_id).await
+        Ok(())
     }
 
     /// Removes a product from a client's list; removing one that is not there changes nothing.
     pub async fn remove(&self, client_id: Uuid, product_id: i32) -> Result<Client> {
         self.session
             .authorize(Action::RemoveFavorite, Some(client_id))?;
+        self.remove_authorized(client_id, product_id).await?;
+        self.session.clients().current(client_id).await
+    }
+
+    /// `remove`, once the caller's right to it has been decided.
+    pub(super) async fn remove_authorized(&self, client_id: Uuid, product_id: i32) -> Result<()> {
         let services = self.session.services();
         favorites::remove(&services.db, &services.changes, client_id, product_id).await?;
-        self.session.clients().current(client_id).await
+        Ok(())
     }
 
     /// The client each time their list changes, through any instance; ends when the client is

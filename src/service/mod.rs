@@ -14,6 +14,7 @@ mod clients;
 pub mod error;
 mod favorites;
 mod loaders;
+mod my_favorites;
 pub mod policy;
 mod products;
 mod rate_limit;
@@ -31,10 +32,11 @@ pub use crate::auth::AccessToken;
 pub use clients::Clients;
 pub use error::ServiceError;
 pub use favorites::Favorites;
+pub use my_favorites::{MergeReport, MyFavorites};
 pub use products::Products;
 pub use tokens::Tokens;
 
-use crate::auth::{AdminLogin, Caller, IdentityProvider, TokenIssuer};
+use crate::auth::{AdminLogin, Caller, IdentityProvider, LoginThrottle, TokenIssuer};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::db::changes::{ChangeFeed, FeedEvent};
@@ -54,8 +56,12 @@ pub struct ServiceOptions {
     /// Whether a verified identity-provider token for an unknown e-mail creates its client.
     pub create_clients_from_identity_provider: bool,
     pub client_requests_per_minute: u32,
-    /// The most products one client's list may hold.
+    /// The most products one client's (or guest's) list may hold.
     pub max_favorites_per_client: u32,
+    /// Lifetime of a guest token (`startGuestSession`).
+    pub guest_token_lifetime: Duration,
+    /// Guest sessions one network may start per minute.
+    pub guest_sessions_per_minute: u32,
 }
 
 impl ServiceOptions {
@@ -65,6 +71,8 @@ impl ServiceOptions {
             create_clients_from_identity_provider: settings.auth_create_clients,
             client_requests_per_minute: settings.client_requests_per_minute,
             max_favorites_per_client: settings.max_favorites_per_client,
+            guest_token_lifetime: settings.guest_token_lifetime,
+            guest_sessions_per_minute: settings.guest_sessions_per_minute,
         }
     }
 }
@@ -83,6 +91,8 @@ struct Inner {
     tokens: TokenIssuer,
     identity_provider: Option<IdentityProvider>,
     limiter: RequestLimiter,
+    /// Guest sessions started per network: the login throttle's window, counting every start.
+    guest_sessions: LoginThrottle,
     options: ServiceOptions,
 }
 
@@ -101,6 +111,7 @@ impl Services {
         Self {
             inner: Arc::new(Inner {
                 limiter: RequestLimiter::new(parts.options.client_requests_per_minute),
+                guest_sessions: LoginThrottle::new(parts.options.guest_sessions_per_minute),
                 db: parts.db,
                 catalog: parts.catalog,
                 changes: parts.changes,
@@ -251,6 +262,11 @@ impl Session {
         Favorites::new(self)
     }
 
+    /// The caller's own list: a guest's, or a client token's.
+    pub fn my_favorites(&self) -> MyFavorites<'_> {
+        MyFavorites::new(self)
+    }
+
     pub fn products(&self) -> Products<'_> {
         Products::new(self)
     }
@@ -293,5 +309,17 @@ impl Session {
 
     fn authorize(&self, action: policy::Action, client: Option<uuid::Uuid>) -> Result<()> {
         policy::authorize(&self.inner.caller, action, client)
+    }
+
+    /// The check before a product is written to a list: `PRODUCT_NOT_FOUND` when the catalog
+    /// does not have it, `UPSTREAM_UNAVAILABLE` when it cannot be asked.
+    async fn ensure_in_catalog(&self, product_id: i32) -> Result<()> {
+        self.services()
+            .catalog
+            .product(product_id, &self.loaders().catalog_budget)
+            .await?
+            .value
+            .ok_or(ServiceError::ProductNotFound(product_id))?;
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ use super::loaders::Loaders;
 use super::reads::ReadLog;
 use super::{Result, ServiceError};
 use crate::catalog::Catalog;
-use crate::db::repositories::{clients, favorites};
+use crate::db::repositories::{clients, favorites, guests};
 use crate::domain::{Client, ClientEmail, Favorite, Page, PageDirection, Product};
 use crate::sync::lock;
 
@@ -67,6 +67,13 @@ impl Reader<'_> {
             .load_one(client_id)
             .await?
             .unwrap_or_default())
+    }
+
+    /// A guest's whole list, oldest first (empty before its first favorite);
+    /// `UNAUTHENTICATED` once it has been merged into a client's.
+    pub async fn guest_favorites(&self, guest_id: Uuid) -> Result<Vec<Favorite>> {
+        self.log.guest(guest_id);
+        Ok(guests::list(self.db, guest_id).await?)
     }
 
     /// Which client has an e-mail address: the list of clients decides, and the client found.

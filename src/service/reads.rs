@@ -1,6 +1,6 @@
 //! What an answer read, so that a copy of it can be dropped exactly when that changes: the
-//! clients it read, whether it read the list of clients, and until when the product data it
-//! holds is fresh. Each session logs its reads as its use cases run; the response cache files
+//! clients and guest lists it read, whether it read the list of clients, and until when the
+//! product data it holds is fresh. Each session logs its reads as its use cases run; the response cache files
 //! the answer under them, and `Services::watch_changes` says which to drop.
 
 use std::collections::HashSet;
@@ -16,6 +16,8 @@ use crate::sync::lock;
 pub enum Tag {
     /// One client: its name, e-mail and list.
     Client(Uuid),
+    /// One guest's list.
+    Guest(Uuid),
     /// Which clients there are, and which e-mail is whose (pages, counts, look-ups by e-mail).
     ClientList,
 }
@@ -32,7 +34,13 @@ impl Stale {
     pub fn of(change: &Change) -> Self {
         let client = Tag::Client(change.client_id);
         match change.kind {
-            ChangeKind::FavoriteAdded | ChangeKind::FavoriteRemoved => Self::Tags(vec![client]),
+            ChangeKind::FavoriteAdded
+            | ChangeKind::FavoriteRemoved
+            | ChangeKind::FavoritesMerged => Self::Tags(vec![client]),
+            ChangeKind::GuestFavoriteAdded
+            | ChangeKind::GuestFavoriteRemoved
+            | ChangeKind::GuestMerged
+            | ChangeKind::GuestExpired => Self::Tags(vec![Tag::Guest(change.client_id)]),
             ChangeKind::ClientCreated
             | ChangeKind::ClientUpdated
             | ChangeKind::ClientDeleted
@@ -63,6 +71,10 @@ pub(super) struct ReadLog(Mutex<Reads>);
 impl ReadLog {
     pub fn client(&self, id: Uuid) {
         lock(&self.0).tags.insert(Tag::Client(id));
+    }
+
+    pub fn guest(&self, id: Uuid) {
+        lock(&self.0).tags.insert(Tag::Guest(id));
     }
 
     pub fn client_list(&self) {

@@ -1,10 +1,11 @@
-//! Tokens a session may obtain: the admin's, for the admin's username and password (the one use
-//! case that needs no token), and tokens that act for one client.
+//! Tokens a session may obtain: the admin's, for the admin's username and password, a guest
+//! shopper's (the two use cases that need no token), and tokens that act for one client.
 
 use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::error::Limited;
 use super::policy::Action;
 use super::{Result, ServiceError, Session};
 use crate::auth::AccessToken;
@@ -31,6 +32,27 @@ impl<'a> Tokens<'a> {
             .log_in(self.session.inner.address, username, password)
             .await?;
         Ok(services.tokens.issue_admin()?)
+    }
+
+    /// `startGuestSession`: a token for a new guest shopper, within the guest-session limit
+    /// of the caller's network. Nothing is written: the guest exists from its first favorite.
+    pub fn start_guest_session(&self) -> Result<AccessToken> {
+        let services = self.session.services();
+        // Counted and never forgiven: every start spends one of the network's minute.
+        drop(
+            services
+                .guest_sessions
+                .begin(self.session.inner.address)
+                .map_err(|retry_after| ServiceError::RateLimited {
+                    retry_after,
+                    what: Limited::GuestSessions,
+                })?,
+        );
+        let guest_id = Uuid::now_v7();
+        tracing::debug!(%guest_id, "guest session started");
+        Ok(services
+            .tokens
+            .issue_guest(guest_id, services.options.guest_token_lifetime)?)
     }
 
     /// `issueClientToken`: a token that acts for one client, for a store's backend that has

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use favorites_api::db::entities::{client, client_favorite_product};
+use favorites_api::db::entities::{client, client_favorite_product, guest, guest_favorite_product};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
@@ -26,98 +26,138 @@ enum Outcome {
     Unauthenticated,
 }
 
-/// The policy's rule for a client token, as the README states it.
+/// The policy's rule for a kind of token, as the README states it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ClientRule {
-    /// No token needed at all (a login).
+enum Rule {
+    /// No token needed at all (a login, a guest session).
     Public,
     Allowed,
     OwnClientOnly,
     Denied,
 }
 
-/// One row: a root field, a document that calls it on the subject client, and the rule.
+/// One row: a root field, a document that calls it on the subject client, and the rules for
+/// the admin's token, a client token and a guest token.
 struct Row {
     field: &'static str,
     document: &'static str,
-    rule: ClientRule,
+    rule: (Rule, Rule, Rule),
 }
+
+/// The rules of most rows: the admin may, a client token as given, a guest token may not.
+const fn client(rule: Rule) -> (Rule, Rule, Rule) {
+    (Rule::Allowed, rule, Rule::Denied)
+}
+
+/// The rules of the caller's own list: a client's or a guest's, and the admin has none.
+const MINE: (Rule, Rule, Rule) = (Rule::Denied, Rule::Allowed, Rule::Allowed);
+const PUBLIC: (Rule, Rule, Rule) = (Rule::Public, Rule::Public, Rule::Public);
 
 const ROWS: &[Row] = &[
     Row {
         field: "Query.viewer",
         document: "{ viewer { id } }",
-        rule: ClientRule::Allowed,
+        rule: (Rule::Allowed, Rule::Allowed, Rule::Allowed),
     },
     Row {
         field: "Query.client",
         document: "query($id: UUID!) { client(id: $id) { id favorites { totalCount } } }",
-        rule: ClientRule::OwnClientOnly,
+        rule: client(Rule::OwnClientOnly),
     },
     Row {
         field: "Query.clientByEmail",
         document: "query($email: String!) { clientByEmail(email: $email) { id } }",
-        rule: ClientRule::Denied,
+        rule: client(Rule::Denied),
     },
     Row {
         field: "Query.clients",
         document: "{ clients { totalCount nodes { id } } }",
-        rule: ClientRule::Denied,
+        rule: client(Rule::Denied),
     },
     Row {
         field: "Query.product",
         document: "{ product(id: 1) { id title } }",
-        rule: ClientRule::Allowed,
+        rule: (Rule::Allowed, Rule::Allowed, Rule::Allowed),
     },
     Row {
         field: "Query.products",
         document: "{ products { id } }",
-        rule: ClientRule::Allowed,
+        rule: (Rule::Allowed, Rule::Allowed, Rule::Allowed),
     },
     Row {
         field: "Mutation.issueToken",
         document: "mutation($u: String!, $p: String!) { issueToken(username: $u, password: $p) { accessToken } }",
-        rule: ClientRule::Public,
+        rule: PUBLIC,
     },
     Row {
         field: "Mutation.issueClientToken",
         document: "mutation($id: UUID!) { issueClientToken(clientId: $id) { accessToken } }",
-        rule: ClientRule::Denied,
+        rule: client(Rule::Denied),
     },
     Row {
         field: "Mutation.createClient",
         document: "mutation($new: String!) { createClient(input: { name: \"New\", email: $new }) { id } }",
-        rule: ClientRule::Denied,
+        rule: client(Rule::Denied),
     },
     Row {
         field: "Mutation.updateClient",
         document: "mutation($id: UUID!) { updateClient(id: $id, input: { name: \"Renamed\" }) { id name } }",
-        rule: ClientRule::OwnClientOnly,
+        rule: client(Rule::OwnClientOnly),
     },
     Row {
         field: "Mutation.updateClient",
         document: "mutation($id: UUID!, $new: String!) { updateClient(id: $id, input: { email: $new }) { id } }",
-        rule: ClientRule::Denied,
+        rule: client(Rule::Denied),
     },
     Row {
         field: "Mutation.deleteClient",
         document: "mutation($id: UUID!) { deleteClient(id: $id) }",
-        rule: ClientRule::Denied,
+        rule: client(Rule::Denied),
     },
     Row {
         field: "Mutation.addFavorite",
         document: "mutation($id: UUID!) { addFavorite(clientId: $id, productId: 2) { id } }",
-        rule: ClientRule::OwnClientOnly,
+        rule: client(Rule::OwnClientOnly),
     },
     Row {
         field: "Mutation.removeFavorite",
         document: "mutation($id: UUID!) { removeFavorite(clientId: $id, productId: 1) { id } }",
-        rule: ClientRule::OwnClientOnly,
+        rule: client(Rule::OwnClientOnly),
     },
     Row {
         field: "Subscription.favoritesChanged",
         document: "subscription($id: UUID!) { favoritesChanged(clientId: $id) { id } }",
-        rule: ClientRule::OwnClientOnly,
+        rule: client(Rule::OwnClientOnly),
+    },
+    Row {
+        field: "Query.myFavorites",
+        document: "{ myFavorites { totalCount nodes { productId } } }",
+        rule: MINE,
+    },
+    Row {
+        field: "Mutation.startGuestSession",
+        document: "mutation { startGuestSession { accessToken expiresAt } }",
+        rule: PUBLIC,
+    },
+    Row {
+        field: "Mutation.addMyFavorite",
+        document: "mutation { addMyFavorite(productId: 2) { totalCount } }",
+        rule: MINE,
+    },
+    Row {
+        field: "Mutation.removeMyFavorite",
+        document: "mutation { removeMyFavorite(productId: 1) { totalCount } }",
+        rule: MINE,
+    },
+    Row {
+        field: "Mutation.mergeGuestFavorites",
+        document: "mutation($id: UUID!, $guest: String!) { mergeGuestFavorites(guestToken: $guest, clientId: $id) { totalCount } }",
+        rule: (Rule::Allowed, Rule::OwnClientOnly, Rule::Denied),
+    },
+    Row {
+        field: "Subscription.myFavoritesChanged",
+        document: "subscription { myFavoritesChanged { totalCount } }",
+        rule: MINE,
     },
 ];
 
@@ -138,10 +178,12 @@ enum Caller {
     ProviderTokenHs256WithPublicKey,
     ProviderTokenUnknownKid,
     ProviderTokenEmailUnverified,
+    GuestToken,
+    ExpiredGuestToken,
     Admin,
 }
 
-const CALLERS: [Caller; 14] = [
+const CALLERS: [Caller; 16] = [
     Caller::Anonymous,
     Caller::OwnClientToken,
     Caller::OtherClientToken,
@@ -155,21 +197,27 @@ const CALLERS: [Caller; 14] = [
     Caller::ProviderTokenHs256WithPublicKey,
     Caller::ProviderTokenUnknownKid,
     Caller::ProviderTokenEmailUnverified,
+    Caller::GuestToken,
+    Caller::ExpiredGuestToken,
     Caller::Admin,
 ];
 
-fn expected(caller: Caller, rule: ClientRule) -> Outcome {
-    match (caller, rule) {
-        (_, ClientRule::Public) | (Caller::Admin, _) => Outcome::Allowed,
-        (
-            Caller::OwnClientToken | Caller::ProviderToken,
-            ClientRule::Allowed | ClientRule::OwnClientOnly,
-        ) => Outcome::Allowed,
-        (Caller::OwnClientToken | Caller::ProviderToken, ClientRule::Denied) => Outcome::Forbidden,
-        (Caller::OtherClientToken, ClientRule::Allowed) => Outcome::Allowed,
-        (Caller::OtherClientToken, ClientRule::OwnClientOnly | ClientRule::Denied) => {
+fn expected(caller: Caller, (admin, client, guest): (Rule, Rule, Rule)) -> Outcome {
+    let allowed_if = |allowed: bool| {
+        if allowed {
+            Outcome::Allowed
+        } else {
             Outcome::Forbidden
         }
+    };
+    match caller {
+        _ if client == Rule::Public => Outcome::Allowed,
+        Caller::Admin => allowed_if(admin == Rule::Allowed),
+        Caller::OwnClientToken | Caller::ProviderToken => {
+            allowed_if(matches!(client, Rule::Allowed | Rule::OwnClientOnly))
+        }
+        Caller::OtherClientToken => allowed_if(client == Rule::Allowed),
+        Caller::GuestToken => allowed_if(guest == Rule::Allowed),
         _ => Outcome::Unauthenticated,
     }
 }
@@ -178,6 +226,8 @@ fn expected(caller: Caller, rule: ClientRule) -> Outcome {
 struct Tokens {
     subject: String,
     subject_email: String,
+    /// A guest with a list, for `mergeGuestFavorites`.
+    guest_to_merge: String,
     by_caller: Vec<(Caller, Option<String>)>,
 }
 
@@ -191,7 +241,7 @@ async fn tokens_for(app: &TestApp, provider_key: &SigningKey, row: usize) -> Tok
     let own = app.client_token(&subject).await;
     let other_token = app.client_token(&other).await;
     let now = chrono::Utc::now().timestamp();
-    let expired = forge_client_token(&subject, now - 3_600);
+    let expired = forge_token("client", &subject, now - 3_600);
     let provider = |overrides: Value| provider_key.sign(&claims(&subject_email, overrides));
     let public_key_as_secret = {
         let public = provider_key.jwk.to_string();
@@ -242,22 +292,45 @@ async fn tokens_for(app: &TestApp, provider_key: &SigningKey, row: usize) -> Tok
                 Caller::ProviderTokenEmailUnverified => {
                     Some(provider(json!({ "email_verified": false })))
                 }
+                Caller::GuestToken => Some(forge_token(
+                    "guest",
+                    &uuid::Uuid::now_v7().to_string(),
+                    now + 3_600,
+                )),
+                Caller::ExpiredGuestToken => Some(forge_token(
+                    "guest",
+                    &uuid::Uuid::now_v7().to_string(),
+                    now - 3_600,
+                )),
             };
             (*caller, token)
         })
         .collect();
+    let guest_to_merge = app
+        .data("mutation { startGuestSession { accessToken } }", json!({}))
+        .await["startGuestSession"]["accessToken"]
+        .as_str()
+        .expect("a guest token")
+        .to_owned();
+    app.graphql_as(
+        Some(&guest_to_merge),
+        "mutation { addMyFavorite(productId: 5) { totalCount } }",
+        json!({}),
+    )
+    .await;
     Tokens {
         subject,
         subject_email,
+        guest_to_merge,
         by_caller,
     }
 }
 
-/// A client token signed with the service's own key, as `issueClientToken` makes them, but
-/// expiring at `exp` (unix seconds).
-fn forge_client_token(client_id: &str, exp: i64) -> String {
+/// A token of `role` for `subject`, signed with the service's own key as `issueClientToken` and
+/// `startGuestSession` make them, but expiring at `exp` (unix seconds).
+fn forge_token(role: &str, subject: &str, exp: i64) -> String {
     let claims = json!({
-        "sub": client_id, "role": "client", "iat": exp - 60, "exp": exp,
+        "sub": subject, "role": role, "iat": exp - 60, "exp": exp,
         "iss": "favorites-api", "aud": "favorites-api",
     });
     jsonwebtoken::encode(
@@ -269,7 +342,14 @@ fn forge_client_token(client_id: &str, exp: i64) -> String {
 }
 
 /// Everything a refused call could have changed.
-async fn rows(app: &TestApp) -> (Vec<client::Model>, Vec<client_favorite_product::Model>) {
+async fn rows(
+    app: &TestApp,
+) -> (
+    Vec<client::Model>,
+    Vec<client_favorite_product::Model>,
+    Vec<guest::Model>,
+    Vec<guest_favorite_product::Model>,
+) {
     let clients = client::Entity::find()
         .order_by_asc(client::Column::Id)
         .all(&app.db)
@@ -281,7 +361,18 @@ async fn rows(app: &TestApp) -> (Vec<client::Model>, Vec<client_favorite_product
         .all(&app.db)
         .await
         .expect("read favorites");
-    (clients, favorites)
+    let guests = guest::Entity::find()
+        .order_by_asc(guest::Column::Id)
+        .all(&app.db)
+        .await
+        .expect("read guests");
+    let guest_favorites = guest_favorite_product::Entity::find()
+        .order_by_asc(guest_favorite_product::Column::GuestId)
+        .order_by_asc(guest_favorite_product::Column::ProductId)
+        .all(&app.db)
+        .await
+        .expect("read guest favorites");
+    (clients, favorites, guests, guest_favorites)
 }
 
 fn outcome_of(body: &Value, field: &str) -> Result<Outcome, String> {
@@ -313,6 +404,7 @@ async fn call_over_http(
         "new": format!("new{index}-{}@example.com", uuid::Uuid::new_v4().simple()),
         "u": ADMIN,
         "p": PASSWORD,
+        "guest": tokens.guest_to_merge,
     });
     // Only the variables a document declares may be sent.
     let declared: serde_json::Map<String, Value> = variables
@@ -356,9 +448,22 @@ async fn call_over_websocket(
     // Changes until one arrives: the subscription is in place once the server has read it.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut product = 3;
+    // `favoritesChanged` watches the subject, which the admin changes; `myFavoritesChanged`
+    // watches the caller's own list, which the caller changes (the admin's attempt is refused).
+    let field = row.field.trim_start_matches("Subscription.");
+    let mine = field == "myFavoritesChanged";
     loop {
         assert!(Instant::now() < deadline, "no event and no error");
-        app.add_favorite(&tokens.subject, product).await;
+        if mine {
+            app.graphql_as(
+                token,
+                "mutation($p: Int!) { addMyFavorite(productId: $p) { totalCount } }",
+                json!({ "p": product }),
+            )
+            .await;
+        } else {
+            app.add_favorite(&tokens.subject, product).await;
+        }
         product += 1;
         let answer = tokio::time::timeout(Duration::from_millis(300), receive(&mut socket)).await;
         match answer {
@@ -371,11 +476,18 @@ async fn call_over_websocket(
                     assert!(payload["data"].is_null(), "{message}");
                     return Outcome::Forbidden;
                 }
-                assert_eq!(
-                    payload["data"]["favoritesChanged"]["id"],
-                    tokens.subject.as_str(),
-                    "{message}"
-                );
+                if mine {
+                    assert!(
+                        payload["data"][field]["totalCount"].as_u64() > Some(0),
+                        "{message}"
+                    );
+                } else {
+                    assert_eq!(
+                        payload["data"][field]["id"],
+                        tokens.subject.as_str(),
+                        "{message}"
+                    );
+                }
                 return Outcome::Allowed;
             }
             Ok(other) => panic!("unexpected message: {other:?}"),
@@ -389,6 +501,7 @@ async fn every_operation_for_every_caller_is_what_the_policy_says() {
     let key = SigningKey::rsa("provider-key-1");
     let provider = FakeIdentityProvider::start(&[&key, &SigningKey::ec("provider-key-2")]).await;
     let options = provider.options();
+    let options = options.with("GUEST_SESSIONS_PER_MINUTE", 10_000);
     each_backend_with(options, |app| {
         let key = key.clone();
         async move {

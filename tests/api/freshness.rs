@@ -23,6 +23,8 @@ enum Change {
     CreateClient,
     /// The subject client adds product 5 to their list.
     AddFavorite,
+    /// The guest the row reads as adds product 5 to its own list.
+    GuestAddsFavorite,
     /// The catalog gives product `id` a new title (and the product cache lets go of it).
     Retitle(i64),
 }
@@ -33,6 +35,8 @@ enum Caller {
     Admin,
     /// The subject client's own token.
     Subject,
+    /// A guest's token, whose list holds product 3.
+    Guest,
 }
 
 /// One row: a field that reads data, a document that reads it (variables `$id`, `$email` and
@@ -100,6 +104,18 @@ const ROWS: &[Row] = &[
         document: "{ clients(first: 20) { nodes { favorites(first: 5) { nodes { productId } } } } }",
         caller: Caller::Admin,
         change: Change::AddFavorite,
+    },
+    Row {
+        field: "Query.myFavorites",
+        document: "{ myFavorites { totalCount nodes { productId } } }",
+        caller: Caller::Subject,
+        change: Change::AddFavorite,
+    },
+    Row {
+        field: "Query.myFavorites",
+        document: "{ myFavorites { totalCount nodes { productId } } }",
+        caller: Caller::Guest,
+        change: Change::GuestAddsFavorite,
     },
     Row {
         field: "Query.product",
@@ -243,6 +259,21 @@ async fn check(app: &TestApp, number: usize, row: &Row) {
     let token = match row.caller {
         Caller::Admin => app.token.clone(),
         Caller::Subject => app.client_token(&id).await,
+        Caller::Guest => {
+            let session = app
+                .graphql_as(
+                    None,
+                    "mutation { startGuestSession { accessToken } }",
+                    json!({}),
+                )
+                .await;
+            let token = session["data"]["startGuestSession"]["accessToken"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a guest token: {session}"))
+                .to_owned();
+            add_my_favorite(app, &token, 3).await;
+            token
+        }
     };
     let variables = json!({ "id": id, "email": email, "moved": moved });
     let read = || async {
@@ -286,6 +317,7 @@ async fn check(app: &TestApp, number: usize, row: &Row) {
         Change::AddFavorite => {
             app.add_favorite(&id, 5).await;
         }
+        Change::GuestAddsFavorite => add_my_favorite(app, &token, 5).await,
         Change::Retitle(product) => {
             app.catalog.retitle(product, "Retitled").await;
             tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -298,4 +330,15 @@ async fn check(app: &TestApp, number: usize, row: &Row) {
         "{} ({:?}): a stale answer after the change",
         row.field, row.change
     );
+}
+
+async fn add_my_favorite(app: &TestApp, token: &str, product: i64) {
+    let body = app
+        .graphql_as(
+            Some(token),
+            "mutation($p: Int!) { addMyFavorite(productId: $p) { totalCount } }",
+            json!({ "p": product }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
 }

@@ -22,6 +22,7 @@ mod frontend;
 mod generative;
 mod graphiql;
 mod graphql_over_http;
+mod guests;
 mod health;
 mod http_limits;
 mod json_logs;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import {
   AddFavoriteDocument,
+  AddMyFavoriteDocument,
   ClientDocument,
   ClientsDocument,
   CreateClientDocument,
@@ -20,7 +21,11 @@ import {
   FavoritesApiError,
   IssueClientTokenDocument,
   IssueTokenDocument,
+  MergeGuestFavoritesDocument,
+  MyFavoritesDocument,
   RemoveFavoriteDocument,
+  RemoveMyFavoriteDocument,
+  StartGuestSessionDocument,
   UpdateClientDocument,
   ViewerDocument,
   type ClientsQuery,
@@ -41,6 +46,7 @@ const PRODUCT_5 = "John Hardy Women's Legends Naga Gold & Silver Dragon Station 
 const children: ChildProcess[] = [];
 let workDir: string | undefined;
 let api: FavoritesApi;
+let apiUrl: string;
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -120,7 +126,8 @@ describe('favorites-api through the generated SDK', () => {
     });
     const base = `http://127.0.0.1:${port}`;
     await waitUntilReady(base, server.child, server.log);
-    api = new FavoritesApi({ url: `${base}/graphql` });
+    apiUrl = `${base}/graphql`;
+    api = new FavoritesApi({ url: apiUrl });
   });
 
   after(async () => {
@@ -247,5 +254,44 @@ describe('favorites-api through the generated SDK', () => {
     await rejectsWith('EMAIL_TAKEN', () =>
       api.request(CreateClientDocument, { input: { name: 'Another Ana', email: 'ana@example.com' } }),
     );
+  });
+
+  test('a guest keeps a list before logging in, and it joins the client\'s list at login', async () => {
+    // No token needed to start: the storefront keeps the guest token (a cookie, local storage).
+    const anonymous = new FavoritesApi({ url: apiUrl });
+    const { startGuestSession } = await anonymous.request(StartGuestSessionDocument);
+    assert.equal(startGuestSession.tokenType, 'Bearer');
+    const daysLeft = (Date.parse(startGuestSession.expiresAt) - Date.now()) / 86_400_000;
+    assert.ok(daysLeft > 29 && daysLeft <= 30, `expires in ${daysLeft} days`);
+    const guest = api.withToken(startGuestSession.accessToken);
+    assert.equal((await guest.request(MyFavoritesDocument)).myFavorites.totalCount, 0);
+    await guest.request(AddMyFavoriteDocument, { productId: 5 });
+    const added = await guest.request(AddMyFavoriteDocument, { productId: 1 });
+    assert.deepEqual(added.addMyFavorite.nodes.map((f) => [f.productId, f.product?.title]), [[5, PRODUCT_5], [1, PRODUCT_1]]);
+    const removed = await guest.request(RemoveMyFavoriteDocument, { productId: 1 });
+    assert.equal(removed.removeMyFavorite.totalCount, 1);
+    await rejectsWith('PRODUCT_NOT_FOUND', () => guest.request(AddMyFavoriteDocument, { productId: 999 }));
+    // A guest acts on its own list only.
+    await rejectsWith('FORBIDDEN', () => guest.request(ClientsDocument, { first: 1 }));
+
+    // The shopper logs in: the store's backend mints a client token, the storefront merges.
+    const { createClient: eva } = await api.request(CreateClientDocument, {
+      input: { name: 'Eva', email: 'eva@example.com' },
+    });
+    const { issueClientToken } = await api.request(IssueClientTokenDocument, { clientId: eva.id });
+    const shopper = api.withToken(issueClientToken.accessToken);
+    await shopper.request(AddMyFavoriteDocument, { productId: 1 });
+    const { mergeGuestFavorites } = await shopper.request(MergeGuestFavoritesDocument, {
+      guestToken: startGuestSession.accessToken,
+    });
+    // Oldest first: the guest saved product 5 before the shopper saved product 1.
+    assert.deepEqual(mergeGuestFavorites.nodes.map((f) => f.productId), [5, 1]);
+    const { myFavorites } = await shopper.request(MyFavoritesDocument, { first: 10 });
+    assert.deepEqual(myFavorites.nodes.map((f) => f.productId), [5, 1]);
+    // The guest token is spent; merging it again changes nothing.
+    await rejectsWith('UNAUTHENTICATED', () => guest.request(MyFavoritesDocument));
+    const again = await shopper.request(MergeGuestFavoritesDocument, { guestToken: startGuestSession.accessToken });
+    assert.equal(again.mergeGuestFavorites.totalCount, 2);
+    await rejectsWith('BAD_USER_INPUT', () => shopper.request(MergeGuestFavoritesDocument, { guestToken: 'forged' }));
   });
 });

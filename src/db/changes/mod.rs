@@ -19,14 +19,16 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Transac
 use tokio::sync::{Notify, broadcast, watch};
 use uuid::Uuid;
 
-use crate::db::repositories::{change_log, clients, now};
+use crate::db::repositories::{change_log, clients, guests, now};
 use crate::domain::FavoritesVersion;
 use crate::telemetry::ChangeFeedMetrics;
 
 /// Subscribers that fall this far behind skip ahead (they are sent the list as it is then).
 const BUFFERED_CHANGES: usize = 1024;
 
-/// What happened. The names are the log's (and the webhook event types of later work).
+/// What happened. The names are the log's (and the webhook event types of later work). A
+/// change concerns one list's owner: a client, or a guest (the `guest.` kinds, whose
+/// `client_id` is the guest's id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
     ClientCreated,
@@ -36,18 +38,31 @@ pub enum ChangeKind {
     ClientDeleted,
     FavoriteAdded,
     FavoriteRemoved,
+    /// A guest's list was merged into the client's (`mergeGuestFavorites`).
+    FavoritesMerged,
+    GuestFavoriteAdded,
+    GuestFavoriteRemoved,
+    /// The guest's list went to a client: its token acts on nothing from now on.
+    GuestMerged,
+    /// The guest's list was untouched for its retention and is gone.
+    GuestExpired,
     /// A kind this build does not know (a newer instance wrote it during a rolling deploy):
     /// taken as a change to anything of the client's.
     Other,
 }
 
 impl ChangeKind {
-    const NAMES: [(Self, &'static str); 5] = [
+    const NAMES: [(Self, &'static str); 10] = [
         (Self::ClientCreated, "client.created"),
         (Self::ClientUpdated, "client.updated"),
         (Self::ClientDeleted, "client.deleted"),
         (Self::FavoriteAdded, "favorite.added"),
         (Self::FavoriteRemoved, "favorite.removed"),
+        (Self::FavoritesMerged, "favorites.merged"),
+        (Self::GuestFavoriteAdded, "guest.favorite_added"),
+        (Self::GuestFavoriteRemoved, "guest.favorite_removed"),
+        (Self::GuestMerged, "guest.merged"),
+        (Self::GuestExpired, "guest.expired"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,11 +79,38 @@ impl ChangeKind {
             .map_or(Self::Other, |(kind, _)| *kind)
     }
 
-    /// Whether the change makes a new version of the client's list.
+    /// Whether the change makes a new version of the owner's list.
     pub fn changes_list(self) -> bool {
         matches!(
             self,
-            Self::FavoriteAdded | Self::FavoriteRemoved | Self::Other
+            Self::FavoriteAdded
+                | Self::FavoriteRemoved
+                | Self::FavoritesMerged
+                | Self::GuestFavoriteAdded
+                | Self::GuestFavoriteRemoved
+                | Self::Other
+        )
+    }
+
+    /// Whether the change is to a guest (its `client_id` is the guest's id).
+    pub fn of_guest(self) -> bool {
+        matches!(
+            self,
+            Self::GuestFavoriteAdded
+                | Self::GuestFavoriteRemoved
+                | Self::GuestMerged
+                | Self::GuestExpired
+        )
+    }
+
+    /// Whether the change may leave an id of `products_ref` that no list holds.
+    pub fn may_unreference_products(self) -> bool {
+        matches!(
+            self,
+            Self::FavoriteRemoved
+                | Self::ClientDeleted
+                | Self::GuestFavoriteRemoved
+                | Self::GuestExpired
         )
     }
 }
@@ -225,8 +267,12 @@ impl ChangeTransaction<'_> {
         let changed_at = now();
         let seq = change_log::append(&self.txn, client_id, kind, product_id, changed_at).await?;
         if kind.changes_list() {
-            clients::set_favorites_version(&self.txn, client_id, FavoritesVersion::new(seq))
-                .await?;
+            let version = FavoritesVersion::new(seq);
+            if kind.of_guest() {
+                guests::set_favorites_version(&self.txn, client_id, version).await?;
+            } else {
+                clients::set_favorites_version(&self.txn, client_id, version).await?;
+            }
         }
         let change = Change {
             seq,

@@ -3,4 +3,6 @@
 pub mod change_log;
 pub mod client;
 pub mod client_favorite_product;
+pub mod guest;
+pub mod guest_favorite_product;
 pub mod product_ref;

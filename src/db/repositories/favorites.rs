@@ -1,5 +1,5 @@
 //! The `client_favorite_products` and `products_ref` tables: `products_ref` holds the product
-//! ids that are in at least one list.
+//! ids that are in at least one list (a client's, or a guest's: `guests`).
 //!
 //! No write locks a product: an add inserts the id with `DO NOTHING` (an id already there is
 //! left alone, and the favorite's foreign key only takes a key-share lock on it, which every
@@ -25,7 +25,9 @@ use uuid::Uuid;
 use super::{clients, now, with_retry};
 use crate::db::RepoError;
 use crate::db::changes::{ChangeFeed, ChangeKind};
-use crate::db::entities::{client_favorite_product as favorite, product_ref};
+use crate::db::entities::{
+    client_favorite_product as favorite, guest_favorite_product as guest_favorite, product_ref,
+};
 use crate::domain::Favorite;
 
 impl From<favorite::Model> for Favorite {
@@ -55,16 +57,7 @@ pub async fn add(
         {
             return Err(RepoError::ListFull { limit });
         }
-        product_ref::Entity::insert(product_ref::ActiveModel {
-            id: Set(product_id),
-        })
-        .on_conflict(
-            OnConflict::column(product_ref::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&*txn)
-        .await?;
+        reference_product(&*txn, product_id).await?;
         let inserted = favorite::Entity::insert(favorite::ActiveModel {
             client_id: Set(client_id),
             product_id: Set(product_id),
@@ -85,6 +78,25 @@ pub async fn add(
         Ok(())
     })
     .await
+}
+
+/// Makes sure `products_ref` holds `product_id` before a list references it. An id already
+/// there is left alone (`DO NOTHING`): no row lock, so adds of one product do not queue.
+pub(super) async fn reference_product(
+    txn: &impl ConnectionTrait,
+    product_id: i32,
+) -> Result<(), DbErr> {
+    product_ref::Entity::insert(product_ref::ActiveModel {
+        id: Set(product_id),
+    })
+    .on_conflict(
+        OnConflict::column(product_ref::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
 }
 
 /// Removes a product from a client's list; removing one that is not there changes nothing.
@@ -175,9 +187,9 @@ pub async fn prune_product_refs(db: &DatabaseConnection, batch: u64) -> Result<u
     Ok(deleted)
 }
 
-/// The ids no list holds, lowest first, `batch` at most.
+/// The ids no list holds (a client's or a guest's), lowest first, `batch` at most.
 fn unreferenced(batch: u64) -> sea_orm::Select<product_ref::Entity> {
-    let referenced = Query::select()
+    let in_client_list = Query::select()
         .expr(Expr::val(1))
         .from(favorite::Entity)
         .and_where(
@@ -185,10 +197,19 @@ fn unreferenced(batch: u64) -> sea_orm::Select<product_ref::Entity> {
                 .equals((product_ref::Entity, product_ref::Column::Id)),
         )
         .to_owned();
+    let in_guest_list = Query::select()
+        .expr(Expr::val(1))
+        .from(guest_favorite::Entity)
+        .and_where(
+            Expr::col((guest_favorite::Entity, guest_favorite::Column::ProductId))
+                .equals((product_ref::Entity, product_ref::Column::Id)),
+        )
+        .to_owned();
     product_ref::Entity::find()
         .select_only()
         .column(product_ref::Column::Id)
-        .filter(Expr::exists(referenced).not())
+        .filter(Expr::exists(in_client_list).not())
+        .filter(Expr::exists(in_guest_list).not())
         .order_by_asc(product_ref::Column::Id)
         .limit(batch)
 }

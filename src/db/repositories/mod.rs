@@ -4,6 +4,8 @@
 pub mod change_log;
 pub mod clients;
 pub mod favorites;
+pub mod guest_merge;
+pub mod guests;
 
 use std::time::Duration;
 

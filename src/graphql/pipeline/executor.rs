@@ -16,6 +16,7 @@ use super::super::{AppSchema, SchemaOptions};
 use super::answer_shape::AnswerShape;
 use super::documents::ParsedDocuments;
 use super::error::{code_of, refusal};
+use super::extensions::AnswerExtensions;
 use super::operation;
 use super::outcome::{Answer, Outcome};
 use super::persisted_queries::{PersistedQueries, Registration};
@@ -136,7 +137,14 @@ impl Api {
         if let Some(session) = &session {
             request.data.insert(session.clone());
         }
+        let extensions = (!prepared.is_query).then(AnswerExtensions::default);
+        if let Some(extensions) = &extensions {
+            request.data.insert(extensions.clone());
+        }
         let mut response = self.inner.schema.execute(request).await;
+        if let Some(extensions) = extensions {
+            extensions.move_into(&mut response);
+        }
         let refused = self.inner.shape.finish(
             &mut response,
             || self.inner.documents.get(&query).ok(),

@@ -10,6 +10,7 @@ mod document_guard;
 mod documents;
 pub mod error;
 mod executor;
+mod extensions;
 mod kept;
 mod null_propagation;
 mod operation;
@@ -18,5 +19,6 @@ pub mod persisted_queries;
 mod response_cache;
 
 pub use executor::{Api, ReadOnly};
+pub use extensions::AnswerExtensions;
 pub use kept::KeptAnswer;
 pub use outcome::{Answer, Outcome};

@@ -2,8 +2,8 @@
 //! dropped exactly when what they read changes.
 //!
 //! - The key: the document's text, the operation name, the variables and the caller's scope (the
-//!   admin, or the client a token acts for): answers are per caller, so nothing here invites a
-//!   proxy or a browser to share them. Only queries are kept, and only answers without errors.
+//!   admin, or the client or guest a token acts for): answers are per caller, so nothing here
+//!   invites a proxy or a browser to share them. Only queries are kept, and only answers without errors.
 //! - What an answer read (`service::reads`: the clients, the list of clients) files it; a
 //!   committed change drops the answers filed under what it touched, on this instance before
 //!   the write answers, on the others when PostgreSQL's `NOTIFY` arrives.
@@ -86,6 +86,7 @@ impl ResponseCache {
         let scope = match caller {
             Caller::Admin(admin) => format!("admin:{}", admin.username),
             Caller::Client(client) => format!("client:{}", client.client_id),
+            Caller::Guest(guest) => format!("guest:{}", guest.guest_id),
             Caller::Anonymous | Caller::Rejected => return None,
         };
         let variables = serde_json::to_string(variables).ok()?;

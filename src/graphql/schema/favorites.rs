@@ -7,7 +7,7 @@ use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
 use super::clients::Client;
-use super::paging::{FavoriteKey, PageInfo, encode_favorite_cursor};
+use super::paging::{FavoriteKey, PageInfo, encode_favorite_cursor, page_size};
 use super::products::Product;
 use super::session;
 use crate::domain;
@@ -187,6 +187,20 @@ impl SubscriptionRoot {
             .watch(client_id, after.as_deref())
             .await?;
         Ok(changes.map(Client::new))
+    }
+
+    /// The caller's own list (a guest's or a client token's), its first page each time it
+    /// changes, through any instance. Ends when the guest's list is merged into a client's, or
+    /// the client is deleted. `FORBIDDEN` with the admin's token. After a lost connection,
+    /// read `myFavorites` again: changes made meanwhile are not replayed.
+    async fn my_favorites_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+    ) -> async_graphql::Result<impl Stream<Item = FavoriteConnection> + use<>> {
+        let limit = page_size(first, "first")?;
+        let changes = session(ctx)?.my_favorites().watch().await?;
+        Ok(changes.map(move |list| favorite_page(&list, None, limit)))
     }
 }
 

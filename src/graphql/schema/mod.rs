@@ -1,9 +1,11 @@
-//! The schema's types and resolvers, a file per feature (clients, favorites, products, tokens),
-//! each with its object types and its part of the root types. Resolvers only translate: each
-//! calls one use case of the request's `Session` and shapes what comes back.
+//! The schema's types and resolvers, a file per feature (clients, favorites, the caller's own
+//! list, products, tokens), each with its object types and its part of the root types.
+//! Resolvers only translate: each calls one use case of the request's `Session` and shapes what
+//! comes back.
 
 mod clients;
 mod favorites;
+mod my_favorites;
 pub(super) mod paging;
 mod products;
 mod tokens;
@@ -17,7 +19,11 @@ pub use favorites::SubscriptionRoot;
 /// Reads. Every field but `__typename` and introspection needs `Authorization: Bearer <token>`.
 #[derive(Default, MergedObject)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(clients::ClientsQuery, products::ProductsQuery);
+pub struct QueryRoot(
+    clients::ClientsQuery,
+    my_favorites::MyFavoritesQuery,
+    products::ProductsQuery,
+);
 
 /// Writes, and the tokens.
 #[derive(Default, MergedObject)]
@@ -26,6 +32,7 @@ pub struct MutationRoot(
     tokens::TokensMutation,
     clients::ClientsMutation,
     favorites::FavoritesMutation,
+    my_favorites::MyFavoritesMutation,
 );
 
 /// The request's session: every resolver goes through it to the use cases.

@@ -66,7 +66,7 @@ pub async fn start_subscription(address: &str, token: &str, client_id: &str) -> 
 }
 
 /// Opens a graphql-transport-ws connection and starts `query` with `variables`.
-async fn start(address: &str, token: &str, query: &str, variables: Value) -> Socket {
+pub async fn start(address: &str, token: &str, query: &str, variables: Value) -> Socket {
     let mut socket = connect(address, "graphql-transport-ws").await;
     // The key's case must not matter.
     send(

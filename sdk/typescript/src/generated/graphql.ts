@@ -119,6 +119,41 @@ export type RemoveFavoriteMutationVariables = Exact<{
 
 export type RemoveFavoriteMutation = { removeFavorite: { id: string, favorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } };
 
+export type StartGuestSessionMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type StartGuestSessionMutation = { startGuestSession: { accessToken: string, tokenType: string, expiresAt: string } };
+
+export type MyFavoritesQueryVariables = Exact<{
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type MyFavoritesQuery = { myFavorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+
+export type AddMyFavoriteMutationVariables = Exact<{
+  productId: Scalars['Int']['input'];
+}>;
+
+
+export type AddMyFavoriteMutation = { addMyFavorite: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+
+export type RemoveMyFavoriteMutationVariables = Exact<{
+  productId: Scalars['Int']['input'];
+}>;
+
+
+export type RemoveMyFavoriteMutation = { removeMyFavorite: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+
+export type MergeGuestFavoritesMutationVariables = Exact<{
+  guestToken: Scalars['String']['input'];
+  clientId?: InputMaybe<Scalars['UUID']['input']>;
+}>;
+
+
+export type MergeGuestFavoritesMutation = { mergeGuestFavorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -365,3 +400,112 @@ export const RemoveFavoriteDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<RemoveFavoriteMutation, RemoveFavoriteMutationVariables>;
+export const StartGuestSessionDocument = new TypedDocumentString(`
+    mutation StartGuestSession {
+  startGuestSession {
+    accessToken
+    tokenType
+    expiresAt
+  }
+}
+    `) as unknown as TypedDocumentString<StartGuestSessionMutation, StartGuestSessionMutationVariables>;
+export const MyFavoritesDocument = new TypedDocumentString(`
+    query MyFavorites($first: Int, $after: String) {
+  myFavorites(first: $first, after: $after) {
+    totalCount
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      ...FavoriteFields
+    }
+  }
+}
+    fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<MyFavoritesQuery, MyFavoritesQueryVariables>;
+export const AddMyFavoriteDocument = new TypedDocumentString(`
+    mutation AddMyFavorite($productId: Int!) {
+  addMyFavorite(productId: $productId) {
+    totalCount
+    nodes {
+      ...FavoriteFields
+    }
+  }
+}
+    fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<AddMyFavoriteMutation, AddMyFavoriteMutationVariables>;
+export const RemoveMyFavoriteDocument = new TypedDocumentString(`
+    mutation RemoveMyFavorite($productId: Int!) {
+  removeMyFavorite(productId: $productId) {
+    totalCount
+    nodes {
+      ...FavoriteFields
+    }
+  }
+}
+    fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<RemoveMyFavoriteMutation, RemoveMyFavoriteMutationVariables>;
+export const MergeGuestFavoritesDocument = new TypedDocumentString(`
+    mutation MergeGuestFavorites($guestToken: String!, $clientId: UUID) {
+  mergeGuestFavorites(guestToken: $guestToken, clientId: $clientId) {
+    totalCount
+    nodes {
+      ...FavoriteFields
+    }
+  }
+}
+    fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<MergeGuestFavoritesMutation, MergeGuestFavoritesMutationVariables>;
