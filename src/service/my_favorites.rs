@@ -104,19 +104,20 @@ impl<'a> MyFavorites<'a> {
         guest_token: &str,
         client_id: Option<Uuid>,
     ) -> Result<(Vec<Favorite>, MergeReport)> {
-        let client_id = match (self.session.caller(), client_id) {
-            (Caller::Client(own), None) => own.client_id,
-            (Caller::Admin(_), None) => {
-                return Err(ServiceError::BadUserInput(
-                    "`clientId` names the client to merge into; the admin has no list of its own"
-                        .to_owned(),
-                ));
-            }
-            (_, Some(id)) => id,
-            (_, None) => Uuid::nil(),
+        // A client token merges into its own client unless it names one (the policy decides
+        // whether it may); every other caller names it, or the policy refuses it first.
+        let client_id = match self.session.caller() {
+            Caller::Client(own) => client_id.or(Some(own.client_id)),
+            _ => client_id,
         };
         self.session
-            .authorize(Action::MergeGuestFavorites, Some(client_id))?;
+            .authorize(Action::MergeGuestFavorites, client_id)?;
+        let Some(client_id) = client_id else {
+            return Err(ServiceError::BadUserInput(
+                "`clientId` names the client to merge into; the admin has no list of its own"
+                    .to_owned(),
+            ));
+        };
         let services = self.session.services();
         let guest_id = match services.tokens.verify(guest_token.trim()) {
             Ok(Credential::Guest(guest)) => guest.guest_id,

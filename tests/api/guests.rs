@@ -460,7 +460,7 @@ async fn every_refusal_writes_nothing() {
         );
 
         // A guest token that is expired, forged, another kind, or not a token at all.
-        let (client, token) = logged_in(&app, "careful@example.com").await;
+        let (_, token) = logged_in(&app, "careful@example.com").await;
         let now = chrono::Utc::now().timestamp();
         let guest_id = guests(&app).await[0].id.to_string();
         let bad = [
@@ -500,7 +500,6 @@ async fn every_refusal_writes_nothing() {
         let rows = guest_favorites(&app).await;
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|row| row.guest_id.to_string() == guest_id));
-        assert!(!client.is_empty());
     })
     .await;
 }
