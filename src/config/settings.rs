@@ -91,7 +91,7 @@ declare_settings! {
     MAX_CONCURRENT_REQUESTS => max_concurrent_requests: usize = Value("0"), number(0..=100_000);
     /// API requests admitted and not yet answered, those waiting on the network included: a bound on memory. Beyond, a new request waits in the same queue. `0`: 128 per core
     MAX_IN_FLIGHT_REQUESTS => max_in_flight_requests: usize = Value("0"), number(0..=1_000_000);
-    /// API requests that may wait for room (at most 250 ms, first come first served); beyond, `503` at once. Room enough for a burst that waits on the network: it is taken on within a few milliseconds of the slots keeping up
+    /// API requests that may wait for room (first come first served, up to 1 s in a burst, 250 ms once the queue has stood for a second); beyond, `503` at once. Room enough for a burst that waits on the network: it is taken on within a few milliseconds of the slots keeping up
     MAX_QUEUED_REQUESTS => max_queued_requests: usize = Value("256"), number(0..=100_000);
     /// open GraphQL WebSockets at most; beyond, a new one is closed with 1013 ("try again later")
     MAX_WEBSOCKET_CONNECTIONS => max_websocket_connections: usize = Value("1000"), number(1..=1_000_000);

@@ -1,6 +1,8 @@
 //! Errors the HTTP layer answers itself, before (or instead of) GraphQL: the one mapping of an
 //! error code to an HTTP status, and the GraphQL-shaped body every GraphQL client can read a code from.
 
+use std::time::Duration;
+
 use async_graphql::ServerError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,12 +52,16 @@ pub fn error_response(code: ErrorCode, message: &str) -> Response {
     body(status_of(code), &refusal(code, message))
 }
 
+/// How long an overloaded server asks a caller to wait before asking again (`Retry-After`).
+pub const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// `503` with `Retry-After` and code `OVERLOADED`: refused at once rather than kept waiting.
 pub fn overloaded(message: &str) -> Response {
     let mut response = error_response(ErrorCode::Overloaded, message);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(OVERLOADED_RETRY_AFTER.as_secs()),
+    );
     response
 }
 

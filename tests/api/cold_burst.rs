@@ -31,9 +31,7 @@ async fn a_burst_waiting_on_a_slow_catalog_is_served_whole_by_a_cold_instance() 
         app.catalog.answer_late(CATALOG_DELAY).await;
         // A fresh process of the real binary on the same database and catalog: its product
         // cache is empty, and admission is as on a two-core machine by default (the suite's
-        // instances turn it off): 4 slots. Were a request waiting on the catalog counted as
-        // work, most of the burst would be refused: 4 slots held for 300 ms, the rest queued
-        // for 250 ms at most. (`BURST` is 50, not bench/run's 200: this debug build spends about
+        // instances turn it off): 4 slots. (`BURST` is 50, not bench/run's 200: this debug build spends about
         // a millisecond of CPU on each request before it waits, on cores other tests share.)
         let mut env: Vec<(&str, &str)> = app
             .pairs
@@ -63,8 +61,8 @@ async fn a_burst_waiting_on_a_slow_catalog_is_served_whole_by_a_cold_instance() 
             .filter(|(status, _)| *status != 200)
             .collect();
         // Counting the waiting requests as work (the slots held for the catalog's 300 ms, the
-        // rest queued for 250 ms at most) refused 34 of the 50 when this test was written. Counting work, all are served on an
-        // idle machine; other tests busy on the same cores leave the CPU really short for a
+        // rest queued for 250 ms at most) refused 34 of the 50 when this test was written.
+        // Counting work, all are served on an idle machine; other tests busy on the same cores leave the CPU really short for a
         // moment, and refusing then is admission doing its job.
         assert!(
             refused.len() <= BURST / 2,

@@ -1,10 +1,11 @@
 //! Admission control: a new API request is admitted when one of the `MAX_CONCURRENT_REQUESTS`
 //! slots for work is free (`work.rs`: a request holds one only while it runs or is ready to
 //! run) and fewer than `MAX_IN_FLIGHT_REQUESTS` are in flight at all. Otherwise it waits in a
-//! short queue (`MAX_QUEUED_REQUESTS` places, `QUEUE_WAIT` at most) for room, and beyond that it
-//! is refused at once with 503, `Retry-After` and code `OVERLOADED`. Under overload the server
-//! then spends its CPU on answers that finish, not on a growing pile of half-done ones, and
-//! nobody waits seconds to be told no.
+//! queue (`MAX_QUEUED_REQUESTS` places) for room, and beyond that it is refused at once with 503,
+//! `Retry-After` and code `OVERLOADED`. How long it may wait depends on whether the queue is a
+//! burst or a standing one (`queue_budget`). Under overload the server then spends its CPU on
+//! answers that finish, not on a growing pile of half-done ones, and nobody waits seconds to be
+//! told no.
 //!
 //! A request waiting on the network (the database, the catalog, Redis) gives its slot back: a
 //! burst that waits on one slow catalog call, or on a database a few milliseconds away, is
@@ -18,6 +19,7 @@ mod work;
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -26,16 +28,31 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use super::error::overloaded;
 use super::paced::Refused;
 use crate::config::Settings;
+use crate::sync::lock;
 use work::{NoRoom, Tracked, WorkSlots};
 
-/// The longest a request waits in the queue for room: a queued request should start about as
-/// soon as one running finishes; waiting longer means the server is behind, and saying so now
-/// is better than later.
-const QUEUE_WAIT: Duration = Duration::from_millis(250);
+/// How long a request may wait in the queue for room, after Facebook's server queues (Maurer,
+/// "Fail at Scale", 2015: CoDel applied to a request queue). A queue that was empty a moment
+/// ago is a burst: it drains as the burst is worked off, so a request joining it may wait
+/// `BURST_WAIT` (a burst of 200 cold reads is about a core-second of work on a slow 2-core
+/// machine). A queue that has not been empty for `BURST_WAIT` is standing: the server is
+/// behind, and a request joining it waits `STANDING_WAIT` at most, so saying no comes soon and
+/// the answers that are given stay quick.
+const BURST_WAIT: Duration = Duration::from_millis(1_000);
+const STANDING_WAIT: Duration = Duration::from_millis(250);
+
+fn queue_budget(empty_last: Instant, now: Instant) -> Duration {
+    if now.saturating_duration_since(empty_last) < BURST_WAIT {
+        BURST_WAIT
+    } else {
+        STANDING_WAIT
+    }
+}
 
 #[derive(Clone)]
 pub struct Admission {
@@ -50,6 +67,8 @@ pub struct Admission {
 /// look that finds none never costs a waiter its place.
 struct Queue {
     waiting: AtomicUsize,
+    /// The last moment nobody waited: when the queue last emptied, or last began to fill.
+    empty_last: Mutex<Instant>,
     max_waiting: usize,
     turnstile: Semaphore,
     room: Notify,
@@ -85,6 +104,7 @@ impl Admission {
     fn new(max_working: usize, max_in_flight: usize, max_queued: usize) -> Self {
         let queue = Arc::new(Queue {
             waiting: AtomicUsize::new(0),
+            empty_last: Mutex::new(Instant::now()),
             max_waiting: max_queued,
             turnstile: Semaphore::new(1),
             room: Notify::new(),
@@ -137,10 +157,10 @@ impl Admission {
         } else {
             work
         };
-        let _place = QueuePlace::take(&self.queue)?;
-        // `_place` is given back however this ends, a caller that went away included: a place
+        let place = QueuePlace::take(&self.queue)?;
+        // `place` is given back however this ends, a caller that went away included: a place
         // kept by a dropped request would shrink the queue for good.
-        tokio::time::timeout(QUEUE_WAIT, self.room_for(work))
+        tokio::time::timeout(place.budget, self.room_for(work))
             .await
             .ok()
             .flatten()
@@ -216,19 +236,33 @@ impl Drop for InFlight {
     }
 }
 
-/// A place in the queue, given back when dropped.
-struct QueuePlace<'a>(&'a Queue);
+/// A place in the queue and how long it may be held, given back when dropped.
+struct QueuePlace<'a> {
+    queue: &'a Queue,
+    budget: Duration,
+}
 
 impl<'a> QueuePlace<'a> {
     fn take(queue: &'a Queue) -> Option<Self> {
-        let place = Self(queue);
-        (queue.waiting.fetch_add(1, Ordering::AcqRel) < queue.max_waiting).then_some(place)
+        let now = Instant::now();
+        let before = queue.waiting.fetch_add(1, Ordering::AcqRel);
+        let budget = {
+            let mut empty_last = lock(&queue.empty_last);
+            if before == 0 {
+                *empty_last = now;
+            }
+            queue_budget(*empty_last, now)
+        };
+        let place = Self { queue, budget };
+        (before < queue.max_waiting).then_some(place)
     }
 }
 
 impl Drop for QueuePlace<'_> {
     fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+        if self.queue.waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *lock(&self.queue.empty_last) = Instant::now();
+        }
     }
 }
 
@@ -277,6 +311,45 @@ mod tests {
         let _first = tokio::spawn(admission.turn(waits_for(wait)).await.expect("admitted"));
         assert!(admission.turn(async {}).await.is_none());
         assert_eq!(admission.queue.waiting.load(Ordering::Acquire), 0);
+    }
+
+    /// A caller queued in a task of its own: when it was refused, counted from `start`.
+    fn refused_after(admission: &Admission, start: Instant) -> tokio::task::JoinHandle<Duration> {
+        let admission = admission.clone();
+        tokio::spawn(async move {
+            assert!(admission.turn(async {}).await.is_none(), "no room was made");
+            start.elapsed()
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_may_wait_longer_than_a_standing_queue() {
+        let admission = Admission::new(100, 1, 10);
+        let (_go, wait) = oneshot::channel::<()>();
+        let _first = tokio::spawn(admission.turn(waits_for(wait)).await.expect("admitted"));
+        let start = Instant::now();
+        // The queue was empty: a burst, which may wait `BURST_WAIT`.
+        let burst = refused_after(&admission, start);
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        let still_burst = refused_after(&admission, start);
+        // From here the queue has not been empty for `BURST_WAIT`: it stands.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let standing = refused_after(&admission, start);
+        assert_eq!(burst.await.expect("ran"), BURST_WAIT);
+        assert_eq!(
+            still_burst.await.expect("ran"),
+            Duration::from_millis(900) + BURST_WAIT
+        );
+        assert_eq!(
+            standing.await.expect("ran"),
+            Duration::from_millis(1_200) + STANDING_WAIT
+        );
+        // Once it has emptied, the next one to queue is a burst again.
+        let start = Instant::now();
+        assert_eq!(
+            refused_after(&admission, start).await.expect("ran"),
+            BURST_WAIT
+        );
     }
 
     #[tokio::test]
