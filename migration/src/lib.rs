@@ -10,6 +10,7 @@ pub const CLIENTS_EMAIL_INDEX: &str = "clients_email_key";
 mod m20260101_000001_create_tables;
 mod m20261203_000001_change_log;
 mod m20261207_000001_guests;
+mod m20261208_000001_favorite_details;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000001_create_tables::Migration),
             Box::new(m20261203_000001_change_log::Migration),
             Box::new(m20261207_000001_guests::Migration),
+            Box::new(m20261208_000001_favorite_details::Migration),
         ]
     }
 }

@@ -17,6 +17,9 @@ pub enum RepoError {
     GuestEnded,
     #[error("the client's list is full")]
     ListFull { limit: u32 },
+    /// The list does not hold the product a write names.
+    #[error("the list does not hold this product")]
+    NotInList,
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
     #[error("database error")]

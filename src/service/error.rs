@@ -116,6 +116,7 @@ impl From<&RepoError> for ServiceError {
             RepoError::EmailTaken => Self::EmailTaken,
             RepoError::ListFull { limit } => Self::FavoritesLimitReached { limit: *limit },
             RepoError::GuestEnded => Self::guest_ended(),
+            RepoError::NotInList => Self::NotFound("the list does not hold this product"),
             RepoError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Self::DatabaseUnavailable

@@ -9,7 +9,7 @@ use super::policy::Action;
 use super::{Result, Session};
 use crate::db::changes::{ChangeKind, FeedEvent};
 use crate::db::repositories::favorites;
-use crate::domain::{Client, Favorite, FavoritesVersion};
+use crate::domain::{Client, Favorite, FavoritesVersion, Note};
 
 /// How soon a subscription reads a changed list again after failing to.
 const REREAD_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -30,29 +30,76 @@ impl<'a> Favorites<'a> {
         self.session.read().favorites(client_id).await
     }
 
-    /// Adds a catalog product to a client's list; adding one already there changes nothing, and
-    /// a full list (`MAX_FAVORITES_PER_CLIENT`) is `FAVORITES_LIMIT_REACHED`.
-    /// The client is checked first (that spares the catalog a call for a request that must
-    /// fail), then the catalog: `PRODUCT_NOT_FOUND`, or `UPSTREAM_UNAVAILABLE` when it cannot be
-    /// asked. In both cases nothing is written.
-    pub async fn add(&self, client_id: Uuid, product_id: i32) -> Result<Client> {
+    /// Adds a catalog product to a client's list, keeping its price now; adding one already
+    /// there keeps its `addedAt` and price, and sets its note if `note` is given. A full list
+    /// (`MAX_FAVORITES_PER_CLIENT`) is `FAVORITES_LIMIT_REACHED`. The client is checked first
+    /// (that spares the catalog a call for a request that must fail), then the catalog:
+    /// `PRODUCT_NOT_FOUND`, or `UPSTREAM_UNAVAILABLE` when it cannot be asked. In each case
+    /// nothing is written.
+    pub async fn add(
+        &self,
+        client_id: Uuid,
+        product_id: i32,
+        note: Option<&str>,
+    ) -> Result<Client> {
         self.session
             .authorize(Action::AddFavorite, Some(client_id))?;
-        self.add_authorized(client_id, product_id).await?;
+        self.add_authorized(client_id, product_id, note).await?;
         self.session.clients().current(client_id).await
     }
 
     /// `add`, once the caller's right to it has been decided (here, or by `mine`).
-    pub(super) async fn add_authorized(&self, client_id: Uuid, product_id: i32) -> Result<()> {
+    pub(super) async fn add_authorized(
+        &self,
+        client_id: Uuid,
+        product_id: i32,
+        note: Option<&str>,
+    ) -> Result<()> {
         let services = self.session.services();
         self.session.clients().current(client_id).await?;
-        self.session.ensure_in_catalog(product_id).await?;
+        let new = self.session.new_favorite(product_id, note).await?;
         favorites::add(
             &services.db,
             &services.changes,
             client_id,
-            product_id,
+            &new,
             services.options.max_favorites_per_client,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the note on a product of a client's list (`None`, or only spaces, clears it):
+    /// `BAD_USER_INPUT` for a note that breaks its rules, `NOT_FOUND` when the list does not
+    /// hold the product.
+    pub async fn set_note(
+        &self,
+        client_id: Uuid,
+        product_id: i32,
+        note: Option<&str>,
+    ) -> Result<Client> {
+        self.session
+            .authorize(Action::SetFavoriteNote, Some(client_id))?;
+        self.set_note_authorized(client_id, product_id, note)
+            .await?;
+        self.session.clients().current(client_id).await
+    }
+
+    /// `set_note`, once the caller's right to it has been decided.
+    pub(super) async fn set_note_authorized(
+        &self,
+        client_id: Uuid,
+        product_id: i32,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let note = note.map(Note::parse).transpose()?.flatten();
+        let services = self.session.services();
+        favorites::set_note(
+            &services.db,
+            &services.changes,
+            client_id,
+            product_id,
+            note.as_ref().map(Note::as_str),
         )
         .await?;
         Ok(())

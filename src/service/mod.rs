@@ -13,6 +13,7 @@ mod batch;
 mod clients;
 pub mod error;
 mod favorites;
+mod list_view;
 mod loaders;
 mod my_favorites;
 pub mod policy;
@@ -32,6 +33,7 @@ pub use crate::auth::AccessToken;
 pub use clients::Clients;
 pub use error::ServiceError;
 pub use favorites::Favorites;
+pub use list_view::{Arranged, ListView};
 pub use my_favorites::{MergeReport, MyFavorites};
 pub use products::Products;
 pub use tokens::Tokens;
@@ -40,6 +42,7 @@ use crate::auth::{AdminLogin, Caller, IdentityProvider, LoginThrottle, TokenIssu
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::db::changes::{ChangeFeed, FeedEvent};
+use crate::domain::{NewFavorite, Note};
 use loaders::Loaders;
 use rate_limit::RequestLimiter;
 use reader::{Prefetched, Reader};
@@ -311,15 +314,22 @@ impl Session {
         policy::authorize(&self.inner.caller, action, client)
     }
 
-    /// The check before a product is written to a list: `PRODUCT_NOT_FOUND` when the catalog
-    /// does not have it, `UPSTREAM_UNAVAILABLE` when it cannot be asked.
-    async fn ensure_in_catalog(&self, product_id: i32) -> Result<()> {
-        self.services()
+    /// The check before a product is written to a list, and what the add keeps of it:
+    /// `PRODUCT_NOT_FOUND` when the catalog does not have it, `UPSTREAM_UNAVAILABLE` when it
+    /// cannot be asked; `BAD_USER_INPUT` for a note that breaks its rules (`domain::Note`).
+    async fn new_favorite(&self, product_id: i32, note: Option<&str>) -> Result<NewFavorite> {
+        let note = note.map(Note::parse).transpose()?;
+        let product = self
+            .services()
             .catalog
             .product(product_id, &self.loaders().catalog_budget)
             .await?
             .value
             .ok_or(ServiceError::ProductNotFound(product_id))?;
-        Ok(())
+        Ok(NewFavorite {
+            product_id,
+            note,
+            price: Some(product.price),
+        })
     }
 }

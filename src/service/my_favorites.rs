@@ -10,7 +10,7 @@ use super::{Result, ServiceError, Session};
 use crate::auth::{Caller, Credential};
 use crate::db::changes::{ChangeKind, FeedEvent};
 use crate::db::repositories::{guest_merge, guests};
-use crate::domain::Favorite;
+use crate::domain::{Favorite, Note};
 
 /// Whose list a "my" operation acts on.
 #[derive(Clone, Copy, Debug)]
@@ -52,24 +52,50 @@ impl<'a> MyFavorites<'a> {
     /// `addMyFavorite`: the rules of `addFavorite` (the product must be in the catalog, the cap
     /// applies, adding one already there changes nothing, nothing is written on refusal), for a
     /// guest too. Answers the list as it is after the write.
-    pub async fn add(&self, product_id: i32) -> Result<Vec<Favorite>> {
+    pub async fn add(&self, product_id: i32, note: Option<&str>) -> Result<Vec<Favorite>> {
         match self.owner(Action::AddMyFavorite)? {
             Owner::Client(id) => {
                 self.session
                     .favorites()
-                    .add_authorized(id, product_id)
+                    .add_authorized(id, product_id, note)
                     .await?;
                 self.read(Owner::Client(id)).await
             }
             Owner::Guest(id) => {
-                self.session.ensure_in_catalog(product_id).await?;
+                let new = self.session.new_favorite(product_id, note).await?;
                 let services = self.session.services();
                 Ok(guests::add(
                     &services.db,
                     &services.changes,
                     id,
-                    product_id,
+                    &new,
                     services.options.max_favorites_per_client,
+                )
+                .await?)
+            }
+        }
+    }
+
+    /// `setMyFavoriteNote`: the rules of `setFavoriteNote`, for a guest too. Answers the list
+    /// as it is after the write.
+    pub async fn set_note(&self, product_id: i32, note: Option<&str>) -> Result<Vec<Favorite>> {
+        match self.owner(Action::SetMyFavoriteNote)? {
+            Owner::Client(id) => {
+                self.session
+                    .favorites()
+                    .set_note_authorized(id, product_id, note)
+                    .await?;
+                self.read(Owner::Client(id)).await
+            }
+            Owner::Guest(id) => {
+                let note = note.map(Note::parse).transpose()?.flatten();
+                let services = self.session.services();
+                Ok(guests::set_note(
+                    &services.db,
+                    &services.changes,
+                    id,
+                    product_id,
+                    note.as_ref().map(Note::as_str),
                 )
                 .await?)
             }

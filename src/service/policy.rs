@@ -86,6 +86,8 @@ actions! {
     AddMyFavorite => Denied, Allowed, Allowed;
     /// `removeMyFavorite`
     RemoveMyFavorite => Denied, Allowed, Allowed;
+    /// `setMyFavoriteNote`
+    SetMyFavoriteNote => Denied, Allowed, Allowed;
     /// `myFavoritesChanged` (WebSocket, token in `connection_init`)
     WatchMyFavorites => Denied, Allowed, Allowed;
     /// `mergeGuestFavorites` (the admin names the client with `clientId`)
@@ -94,10 +96,12 @@ actions! {
     ReadClient => Allowed, OwnClientOnly, Denied;
     /// `updateClient(id, input)` with `name` only
     RenameClient => Allowed, OwnClientOnly, Denied;
-    /// `addFavorite(clientId, productId)`
+    /// `addFavorite(clientId, productId, note)`
     AddFavorite => Allowed, OwnClientOnly, Denied;
     /// `removeFavorite(clientId, productId)`
     RemoveFavorite => Allowed, OwnClientOnly, Denied;
+    /// `setFavoriteNote(clientId, productId, note)`
+    SetFavoriteNote => Allowed, OwnClientOnly, Denied;
     /// `favoritesChanged(clientId)` (WebSocket, token in `connection_init`)
     WatchFavorites => Allowed, OwnClientOnly, Denied;
     /// `clientByEmail`
@@ -208,6 +212,7 @@ mod tests {
                     | Action::ReadMyFavorites
                     | Action::AddMyFavorite
                     | Action::RemoveMyFavorite
+                    | Action::SetMyFavoriteNote
                     | Action::WatchMyFavorites
             );
             assert_eq!(allowed, expected, "{action:?}");

@@ -36,9 +36,11 @@ impl Stale {
         match change.kind {
             ChangeKind::FavoriteAdded
             | ChangeKind::FavoriteRemoved
+            | ChangeKind::FavoriteNoteSet
             | ChangeKind::FavoritesMerged => Self::Tags(vec![client]),
             ChangeKind::GuestFavoriteAdded
             | ChangeKind::GuestFavoriteRemoved
+            | ChangeKind::GuestFavoriteNoteSet
             | ChangeKind::GuestMerged
             | ChangeKind::GuestExpired => Self::Tags(vec![Tag::Guest(change.client_id)]),
             ChangeKind::ClientCreated

@@ -125,6 +125,11 @@ const ROWS: &[Row] = &[
         rule: client(Rule::OwnClientOnly),
     },
     Row {
+        field: "Mutation.setFavoriteNote",
+        document: "mutation($id: UUID!) { setFavoriteNote(clientId: $id, productId: 1, note: \"gift\") { id } }",
+        rule: client(Rule::OwnClientOnly),
+    },
+    Row {
         field: "Subscription.favoritesChanged",
         document: "subscription($id: UUID!) { favoritesChanged(clientId: $id) { id } }",
         rule: client(Rule::OwnClientOnly),
@@ -147,6 +152,11 @@ const ROWS: &[Row] = &[
     Row {
         field: "Mutation.removeMyFavorite",
         document: "mutation { removeMyFavorite(productId: 1) { totalCount } }",
+        rule: MINE,
+    },
+    Row {
+        field: "Mutation.setMyFavoriteNote",
+        document: "mutation { setMyFavoriteNote(productId: 1, note: \"gift\") { totalCount } }",
         rule: MINE,
     },
     Row {
@@ -238,6 +248,9 @@ async fn tokens_for(app: &TestApp, provider_key: &SigningKey, row: usize) -> Tok
         .create_client("Other", &format!("other{row}@example.com"))
         .await;
     app.add_favorite(&subject, 1).await;
+    // The other client's list holds it too: a "my" operation on product 1 finds it in the
+    // caller's own list, whoever the caller is.
+    app.add_favorite(&other, 1).await;
     let own = app.client_token(&subject).await;
     let other_token = app.client_token(&other).await;
     let now = chrono::Utc::now().timestamp();
@@ -264,7 +277,7 @@ async fn tokens_for(app: &TestApp, provider_key: &SigningKey, row: usize) -> Tok
         let payload = engine.encode(claims(&subject_email, json!({})).to_string());
         format!("{header}.{payload}.")
     };
-    let by_caller = CALLERS
+    let by_caller: Vec<(Caller, Option<String>)> = CALLERS
         .iter()
         .map(|caller| {
             let token = match caller {
@@ -306,6 +319,17 @@ async fn tokens_for(app: &TestApp, provider_key: &SigningKey, row: usize) -> Tok
             (*caller, token)
         })
         .collect();
+    // The guest caller's list holds product 1, as the subject's does.
+    let guest = by_caller
+        .iter()
+        .find_map(|(caller, token)| (*caller == Caller::GuestToken).then_some(token.as_deref()))
+        .flatten();
+    app.graphql_as(
+        guest,
+        "mutation { addMyFavorite(productId: 1) { totalCount } }",
+        json!({}),
+    )
+    .await;
     let guest_to_merge = app
         .data("mutation { startGuestSession { accessToken } }", json!({}))
         .await["startGuestSession"]["accessToken"]

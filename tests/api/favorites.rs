@@ -177,7 +177,7 @@ async fn favorites_survive_a_catalog_outage_with_null_products() {
         // Written through the repository, so the app's product cache has never seen them.
         let client_id = uuid::Uuid::parse_str(&id).unwrap();
         for product in [1, 2] {
-            favorites::add(&app.db, &ChangeFeed::local(), client_id, product, 1_000).await.unwrap();
+            favorites::add(&app.db, &ChangeFeed::local(), client_id, &favorites_api::domain::NewFavorite::product(product), 1_000).await.unwrap();
         }
         app.catalog.go_down().await;
         let body = app

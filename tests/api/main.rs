@@ -15,6 +15,8 @@ mod database_faults;
 mod document_limits;
 mod errors;
 mod extreme_settings;
+mod favorite_details;
+mod favorite_order;
 mod favorites;
 mod fleet_start;
 mod freshness;

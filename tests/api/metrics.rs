@@ -92,7 +92,7 @@ async fn a_cache_miss_is_counted_once() {
             &app.db,
             &favorites_api::db::changes::ChangeFeed::local(),
             uuid::Uuid::parse_str(&client).unwrap(),
-            7,
+            &favorites_api::domain::NewFavorite::product(7),
             1_000,
         )
         .await

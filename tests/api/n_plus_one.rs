@@ -63,7 +63,7 @@ async fn fifty_concurrent_cold_requests_share_upstream_calls() {
         let client_id = uuid::Uuid::parse_str(&id).unwrap();
         for product in [3, 8, 13, 18, 20] {
             // Through the repository, so the app's cache stays cold.
-            favorites_api::db::repositories::favorites::add(&app.db, &ChangeFeed::local(), client_id, product, 1_000)
+            favorites_api::db::repositories::favorites::add(&app.db, &ChangeFeed::local(), client_id, &favorites_api::domain::NewFavorite::product(product), 1_000)
                 .await
                 .unwrap();
         }

@@ -38,7 +38,7 @@ async fn a_hanging_catalog_costs_one_budget_and_favorites_still_answer() {
                     &app.db,
                     &ChangeFeed::local(),
                     client_id,
-                    product,
+                    &favorites_api::domain::NewFavorite::product(product),
                     1_000,
                 )
                 .await
@@ -214,7 +214,7 @@ async fn garbage_and_slow_answers_leave_favorites_standing() {
                     &app.db,
                     &ChangeFeed::local(),
                     client_id,
-                    product,
+                    &favorites_api::domain::NewFavorite::product(product),
                     1_000,
                 )
                 .await

@@ -32,7 +32,7 @@ async fn cold_reads_spread_over_two_instances_call_the_upstream_once() {
                 &app.db,
                 &ChangeFeed::local(),
                 client_id,
-                product,
+                &favorites_api::domain::NewFavorite::product(product),
                 1_000,
             )
             .await

@@ -25,6 +25,7 @@ import {
   MyFavoritesDocument,
   RemoveFavoriteDocument,
   RemoveMyFavoriteDocument,
+  SetMyFavoriteNoteDocument,
   StartGuestSessionDocument,
   UpdateClientDocument,
   ViewerDocument,
@@ -265,7 +266,12 @@ describe('favorites-api through the generated SDK', () => {
     assert.ok(daysLeft > 29 && daysLeft <= 30, `expires in ${daysLeft} days`);
     const guest = api.withToken(startGuestSession.accessToken);
     assert.equal((await guest.request(MyFavoritesDocument)).myFavorites.totalCount, 0);
-    await guest.request(AddMyFavoriteDocument, { productId: 5 });
+    const noted = await guest.request(AddMyFavoriteDocument, { productId: 5, note: ' for Mum ' });
+    assert.deepEqual(
+      noted.addMyFavorite.nodes.map((f) => [f.note, f.available, f.priceDrop]),
+      [['for Mum', true, null]],
+    );
+    await rejectsWith('BAD_USER_INPUT', () => guest.request(SetMyFavoriteNoteDocument, { productId: 5, note: 'a\nb' }));
     const added = await guest.request(AddMyFavoriteDocument, { productId: 1 });
     assert.deepEqual(added.addMyFavorite.nodes.map((f) => [f.productId, f.product?.title]), [[5, PRODUCT_5], [1, PRODUCT_1]]);
     const removed = await guest.request(RemoveMyFavoriteDocument, { productId: 1 });
@@ -287,7 +293,10 @@ describe('favorites-api through the generated SDK', () => {
     // Oldest first: the guest saved product 5 before the shopper saved product 1.
     assert.deepEqual(mergeGuestFavorites.nodes.map((f) => f.productId), [5, 1]);
     const { myFavorites } = await shopper.request(MyFavoritesDocument, { first: 10 });
-    assert.deepEqual(myFavorites.nodes.map((f) => f.productId), [5, 1]);
+    assert.deepEqual(myFavorites.nodes.map((f) => [f.productId, f.note]), [[5, 'for Mum'], [1, null]]);
+    // Product 5 (695) is dearer than product 1 (109.95).
+    const cheapest = await shopper.request(MyFavoritesDocument, { orderBy: 'PRICE_ASC' });
+    assert.deepEqual(cheapest.myFavorites.nodes.map((f) => f.productId), [1, 5]);
     // The guest token is spent; merging it again changes nothing.
     await rejectsWith('UNAUTHENTICATED', () => guest.request(MyFavoritesDocument));
     const again = await shopper.request(MergeGuestFavoritesDocument, { guestToken: startGuestSession.accessToken });

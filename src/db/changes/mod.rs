@@ -38,10 +38,13 @@ pub enum ChangeKind {
     ClientDeleted,
     FavoriteAdded,
     FavoriteRemoved,
+    /// The note on a favorite was set, changed or cleared.
+    FavoriteNoteSet,
     /// A guest's list was merged into the client's (`mergeGuestFavorites`).
     FavoritesMerged,
     GuestFavoriteAdded,
     GuestFavoriteRemoved,
+    GuestFavoriteNoteSet,
     /// The guest's list went to a client: its token acts on nothing from now on.
     GuestMerged,
     /// The guest's list was untouched for its retention and is gone.
@@ -52,15 +55,17 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    const NAMES: [(Self, &'static str); 10] = [
+    const NAMES: [(Self, &'static str); 12] = [
         (Self::ClientCreated, "client.created"),
         (Self::ClientUpdated, "client.updated"),
         (Self::ClientDeleted, "client.deleted"),
         (Self::FavoriteAdded, "favorite.added"),
         (Self::FavoriteRemoved, "favorite.removed"),
+        (Self::FavoriteNoteSet, "favorite.note_set"),
         (Self::FavoritesMerged, "favorites.merged"),
         (Self::GuestFavoriteAdded, "guest.favorite_added"),
         (Self::GuestFavoriteRemoved, "guest.favorite_removed"),
+        (Self::GuestFavoriteNoteSet, "guest.favorite_note_set"),
         (Self::GuestMerged, "guest.merged"),
         (Self::GuestExpired, "guest.expired"),
     ];
@@ -85,9 +90,11 @@ impl ChangeKind {
             self,
             Self::FavoriteAdded
                 | Self::FavoriteRemoved
+                | Self::FavoriteNoteSet
                 | Self::FavoritesMerged
                 | Self::GuestFavoriteAdded
                 | Self::GuestFavoriteRemoved
+                | Self::GuestFavoriteNoteSet
                 | Self::Other
         )
     }
@@ -98,6 +105,7 @@ impl ChangeKind {
             self,
             Self::GuestFavoriteAdded
                 | Self::GuestFavoriteRemoved
+                | Self::GuestFavoriteNoteSet
                 | Self::GuestMerged
                 | Self::GuestExpired
         )

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "guest_favorite_products")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -10,6 +10,11 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub product_id: i32,
     pub added_at: DateTimeUtc,
+    /// The shopper's note, up to 500 characters.
+    pub note: Option<String>,
+    /// The catalog's price when the product was added; null for favorites saved before prices
+    /// were kept.
+    pub price_when_added: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

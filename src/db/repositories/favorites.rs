@@ -28,7 +28,7 @@ use crate::db::changes::{ChangeFeed, ChangeKind};
 use crate::db::entities::{
     client_favorite_product as favorite, guest_favorite_product as guest_favorite, product_ref,
 };
-use crate::domain::Favorite;
+use crate::domain::{Favorite, NewFavorite};
 
 impl From<favorite::Model> for Favorite {
     fn from(row: favorite::Model) -> Self {
@@ -36,41 +36,48 @@ impl From<favorite::Model> for Favorite {
             client_id: row.client_id,
             product_id: row.product_id,
             added_at: row.added_at,
+            note: row.note,
+            price_when_added: row.price_when_added,
         }
     }
 }
 
-/// Adds a product to a client's list. Adding one already there changes nothing; adding one to a
-/// list that holds `limit` products already is `ListFull`, and writes nothing.
+/// Adds a product to a client's list. Adding one already there keeps its `added_at` and price,
+/// and changes its note if the add gives one; adding one to a list that holds `limit` products
+/// already is `ListFull`, and writes nothing.
 pub async fn add(
     db: &DatabaseConnection,
     changes: &ChangeFeed,
     client_id: Uuid,
-    product_id: i32,
+    new: &NewFavorite,
     limit: u32,
 ) -> Result<(), RepoError> {
     with_retry(move || async move {
         let mut txn = changes.begin(db).await?;
         clients::lock(&*txn, client_id, LockType::NoKeyUpdate).await?;
-        if list_length(&*txn, client_id).await? >= u64::from(limit)
-            && !holds(&*txn, client_id, product_id).await?
-        {
-            return Err(RepoError::ListFull { limit });
-        }
-        reference_product(&*txn, product_id).await?;
-        let inserted = favorite::Entity::insert(favorite::ActiveModel {
-            client_id: Set(client_id),
-            product_id: Set(product_id),
-            added_at: Set(now()),
-        })
-        .on_conflict(
-            OnConflict::columns([favorite::Column::ClientId, favorite::Column::ProductId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&*txn)
-        .await?;
-        if inserted > 0 {
+        let product_id = new.product_id;
+        if let Some(existing) = find(&*txn, client_id, product_id).await? {
+            let note = new.note_after(existing.note.as_deref());
+            if note != existing.note {
+                write_note(&*txn, client_id, product_id, note).await?;
+                txn.record(client_id, ChangeKind::FavoriteNoteSet, Some(product_id))
+                    .await?;
+            }
+        } else {
+            if list_length(&*txn, client_id).await? >= u64::from(limit) {
+                return Err(RepoError::ListFull { limit });
+            }
+            reference_product(&*txn, product_id).await?;
+            // The client's row is locked: no other write to this list can insert it meanwhile.
+            favorite::Entity::insert(favorite::ActiveModel {
+                client_id: Set(client_id),
+                product_id: Set(product_id),
+                added_at: Set(now()),
+                note: Set(new.note_after(None)),
+                price_when_added: Set(new.price),
+            })
+            .exec_without_returning(&*txn)
+            .await?;
             txn.record(client_id, ChangeKind::FavoriteAdded, Some(product_id))
                 .await?;
         }
@@ -78,6 +85,57 @@ pub async fn add(
         Ok(())
     })
     .await
+}
+
+/// Sets (or with `None` clears) the note on a product of a client's list; `NotInList` when the
+/// list does not hold it. Setting the note it has already changes nothing.
+pub async fn set_note(
+    db: &DatabaseConnection,
+    changes: &ChangeFeed,
+    client_id: Uuid,
+    product_id: i32,
+    note: Option<&str>,
+) -> Result<(), RepoError> {
+    with_retry(move || async move {
+        let mut txn = changes.begin(db).await?;
+        clients::lock(&*txn, client_id, LockType::NoKeyUpdate).await?;
+        let existing = find(&*txn, client_id, product_id)
+            .await?
+            .ok_or(RepoError::NotInList)?;
+        if existing.note.as_deref() != note {
+            write_note(&*txn, client_id, product_id, note.map(str::to_owned)).await?;
+            txn.record(client_id, ChangeKind::FavoriteNoteSet, Some(product_id))
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
+}
+
+async fn find(
+    txn: &impl ConnectionTrait,
+    client_id: Uuid,
+    product_id: i32,
+) -> Result<Option<favorite::Model>, DbErr> {
+    favorite::Entity::find_by_id((client_id, product_id))
+        .one(txn)
+        .await
+}
+
+async fn write_note(
+    txn: &impl ConnectionTrait,
+    client_id: Uuid,
+    product_id: i32,
+    note: Option<String>,
+) -> Result<(), DbErr> {
+    favorite::Entity::update_many()
+        .col_expr(favorite::Column::Note, Expr::value(note))
+        .filter(favorite::Column::ClientId.eq(client_id))
+        .filter(favorite::Column::ProductId.eq(product_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Makes sure `products_ref` holds `product_id` before a list references it. An id already
@@ -151,17 +209,6 @@ async fn list_length(txn: &impl ConnectionTrait, client_id: Uuid) -> Result<u64,
         .filter(favorite::Column::ClientId.eq(client_id))
         .count(txn)
         .await?)
-}
-
-async fn holds(
-    txn: &impl ConnectionTrait,
-    client_id: Uuid,
-    product_id: i32,
-) -> Result<bool, RepoError> {
-    Ok(favorite::Entity::find_by_id((client_id, product_id))
-        .one(txn)
-        .await?
-        .is_some())
 }
 
 /// Deletes up to `batch` ids of `products_ref` that no list holds; returns how many went.

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
@@ -23,7 +22,8 @@ pub struct Merged {
 }
 
 /// Moves a guest's list into a client's, in one transaction: the union of the two, a product
-/// in both keeping the earlier `added_at`; past `limit`, the client's own favorites stay and
+/// in both keeping the earlier `added_at` (with the price of that add) and the client's note,
+/// or the guest's when the client has none; past `limit`, the client's own favorites stay and
 /// the guest's earliest fill the room left. The guest becomes a tombstone, also one that never
 /// had a list (so its token can never start one). A guest merged before, into this client or
 /// another, changes nothing.
@@ -62,33 +62,48 @@ pub async fn merge_into_client(
             .order_by_asc(favorite::Column::ProductId)
             .all(&*txn)
             .await?;
-        let own: HashMap<i32, DateTime<Utc>> = client_favorite::Entity::find()
+        let own: HashMap<i32, client_favorite::Model> = client_favorite::Entity::find()
             .filter(client_favorite::Column::ClientId.eq(client_id))
             .all(&*txn)
             .await?
             .into_iter()
-            .map(|row| (row.product_id, row.added_at))
+            .map(|row| (row.product_id, row))
             .collect();
         let mut room = (limit as usize).saturating_sub(own.len());
         let (mut new, mut left_out, mut changed) = (Vec::new(), 0u32, false);
         for item in guest_list {
             match own.get(&item.product_id) {
-                Some(since) if item.added_at < *since => {
-                    client_favorite::Entity::update_many()
-                        .col_expr(client_favorite::Column::AddedAt, Expr::value(item.added_at))
+                Some(mine) => {
+                    let earlier = item.added_at < mine.added_at;
+                    let note = mine.note.clone().or(item.note);
+                    if !earlier && note == mine.note {
+                        continue;
+                    }
+                    let mut update = client_favorite::Entity::update_many()
+                        .col_expr(client_favorite::Column::Note, Expr::value(note));
+                    if earlier {
+                        update = update
+                            .col_expr(client_favorite::Column::AddedAt, Expr::value(item.added_at))
+                            .col_expr(
+                                client_favorite::Column::PriceWhenAdded,
+                                Expr::value(item.price_when_added),
+                            );
+                    }
+                    update
                         .filter(client_favorite::Column::ClientId.eq(client_id))
                         .filter(client_favorite::Column::ProductId.eq(item.product_id))
                         .exec(&*txn)
                         .await?;
                     changed = true;
                 }
-                Some(_) => {}
                 None if room > 0 => {
                     room -= 1;
                     new.push(client_favorite::ActiveModel {
                         client_id: Set(client_id),
                         product_id: Set(item.product_id),
                         added_at: Set(item.added_at),
+                        note: Set(item.note),
+                        price_when_added: Set(item.price_when_added),
                     });
                 }
                 None => left_out += 1,

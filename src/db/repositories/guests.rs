@@ -9,7 +9,7 @@
 //! every token issued before the merge has expired.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -20,7 +20,7 @@ use super::{favorites, now, with_retry};
 use crate::db::RepoError;
 use crate::db::changes::{ChangeFeed, ChangeKind};
 use crate::db::entities::{guest, guest_favorite_product as favorite};
-use crate::domain::{Favorite, FavoritesVersion};
+use crate::domain::{Favorite, FavoritesVersion, NewFavorite};
 
 impl From<favorite::Model> for Favorite {
     fn from(row: favorite::Model) -> Self {
@@ -28,6 +28,8 @@ impl From<favorite::Model> for Favorite {
             client_id: row.guest_id,
             product_id: row.product_id,
             added_at: row.added_at,
+            note: row.note,
+            price_when_added: row.price_when_added,
         }
     }
 }
@@ -59,18 +61,20 @@ async fn favorites_of(
 
 /// Adds a product to a guest's list, creating the guest at its first favorite, and answers the
 /// list as the write left it (read in its transaction: a merge right after cannot make a write
-/// that succeeded look refused). Adding one already there changes nothing; a list that holds
-/// `limit` products already is `ListFull`, and nothing is written.
+/// that succeeded look refused). Adding one already there keeps its `added_at` and price, and
+/// changes its note if the add gives one; a list that holds `limit` products already is
+/// `ListFull`, and nothing is written.
 pub async fn add(
     db: &DatabaseConnection,
     changes: &ChangeFeed,
     guest_id: Uuid,
-    product_id: i32,
+    new: &NewFavorite,
     limit: u32,
 ) -> Result<Vec<Favorite>, RepoError> {
     with_retry(move || async move {
         let mut txn = changes.begin(db).await?;
         let at = now();
+        let product_id = new.product_id;
         // Creates the guest, or touches it; either way its row is locked until the commit.
         guest::Entity::insert(guest::ActiveModel {
             id: Set(guest_id),
@@ -88,25 +92,28 @@ pub async fn add(
         .exec_without_returning(&*txn)
         .await?;
         ensure_active(&*txn, guest_id).await?;
-        if list_length(&*txn, guest_id).await? >= u64::from(limit)
-            && !holds(&*txn, guest_id, product_id).await?
-        {
-            return Err(RepoError::ListFull { limit });
-        }
-        favorites::reference_product(&*txn, product_id).await?;
-        let inserted = favorite::Entity::insert(favorite::ActiveModel {
-            guest_id: Set(guest_id),
-            product_id: Set(product_id),
-            added_at: Set(at),
-        })
-        .on_conflict(
-            OnConflict::columns([favorite::Column::GuestId, favorite::Column::ProductId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&*txn)
-        .await?;
-        if inserted > 0 {
+        if let Some(existing) = find(&*txn, guest_id, product_id).await? {
+            let note = new.note_after(existing.note.as_deref());
+            if note != existing.note {
+                write_note(&*txn, guest_id, product_id, note).await?;
+                txn.record(guest_id, ChangeKind::GuestFavoriteNoteSet, Some(product_id))
+                    .await?;
+            }
+        } else {
+            if list_length(&*txn, guest_id).await? >= u64::from(limit) {
+                return Err(RepoError::ListFull { limit });
+            }
+            favorites::reference_product(&*txn, product_id).await?;
+            // The guest's row is locked: no other write to this list can insert it meanwhile.
+            favorite::Entity::insert(favorite::ActiveModel {
+                guest_id: Set(guest_id),
+                product_id: Set(product_id),
+                added_at: Set(at),
+                note: Set(new.note_after(None)),
+                price_when_added: Set(new.price),
+            })
+            .exec_without_returning(&*txn)
+            .await?;
             txn.record(guest_id, ChangeKind::GuestFavoriteAdded, Some(product_id))
                 .await?;
         }
@@ -142,6 +149,39 @@ pub async fn remove(
         if deleted > 0 {
             touch(&*txn, guest_id, now()).await?;
             txn.record(guest_id, ChangeKind::GuestFavoriteRemoved, Some(product_id))
+                .await?;
+        }
+        let list = favorites_of(&*txn, guest_id).await?;
+        txn.commit().await?;
+        Ok(list)
+    })
+    .await
+}
+
+/// Sets (or with `None` clears) the note on a product of a guest's list, and answers the list
+/// as the write left it; `NotInList` when the list does not hold it.
+pub async fn set_note(
+    db: &DatabaseConnection,
+    changes: &ChangeFeed,
+    guest_id: Uuid,
+    product_id: i32,
+    note: Option<&str>,
+) -> Result<Vec<Favorite>, RepoError> {
+    with_retry(move || async move {
+        let mut txn = changes.begin(db).await?;
+        let Some(guest) = lock(&*txn, guest_id).await? else {
+            return Err(RepoError::NotInList);
+        };
+        if guest.merged_into.is_some() {
+            return Err(RepoError::GuestEnded);
+        }
+        let existing = find(&*txn, guest_id, product_id)
+            .await?
+            .ok_or(RepoError::NotInList)?;
+        if existing.note.as_deref() != note {
+            write_note(&*txn, guest_id, product_id, note.map(str::to_owned)).await?;
+            touch(&*txn, guest_id, now()).await?;
+            txn.record(guest_id, ChangeKind::GuestFavoriteNoteSet, Some(product_id))
                 .await?;
         }
         let list = favorites_of(&*txn, guest_id).await?;
@@ -285,13 +325,27 @@ async fn list_length(txn: &impl ConnectionTrait, guest_id: Uuid) -> Result<u64, 
         .await?)
 }
 
-async fn holds(
+async fn find(
     txn: &impl ConnectionTrait,
     guest_id: Uuid,
     product_id: i32,
-) -> Result<bool, RepoError> {
+) -> Result<Option<favorite::Model>, RepoError> {
     Ok(favorite::Entity::find_by_id((guest_id, product_id))
         .one(txn)
-        .await?
-        .is_some())
+        .await?)
+}
+
+async fn write_note(
+    txn: &impl ConnectionTrait,
+    guest_id: Uuid,
+    product_id: i32,
+    note: Option<String>,
+) -> Result<(), RepoError> {
+    favorite::Entity::update_many()
+        .col_expr(favorite::Column::Note, Expr::value(note))
+        .filter(favorite::Column::GuestId.eq(guest_id))
+        .filter(favorite::Column::ProductId.eq(product_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }

@@ -5,11 +5,8 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::favorites::{FavoriteConnection, favorite_page};
-use super::paging::{
-    PageInfo, decode_client_cursor, decode_favorite_cursor, encode_client_cursor, page_request,
-    page_size,
-};
+use super::favorites::{FavoriteConnection, FavoriteOrderBy, ListPageArguments};
+use super::paging::{PageInfo, decode_client_cursor, encode_client_cursor, page_request};
 use super::{list_weight, session};
 use crate::domain;
 
@@ -58,18 +55,37 @@ impl Client {
         self.0.favorites_version.to_string()
     }
 
-    /// The client's favorite products, oldest first (by time added, then product id).
+    /// The client's favorite products, oldest first (by time added, then product id) unless
+    /// `orderBy` says otherwise.
     #[graphql(complexity = "1 + list_weight(first) * child_complexity")]
     async fn favorites(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the favorite to start after.")] after: Option<String>,
+        #[graphql(
+            desc = "Cursor of the favorite to start after (from a page read in the same `orderBy`)."
+        )]
+        after: Option<String>,
+        #[graphql(
+            default,
+            desc = "The order to read the list in (default oldest first)."
+        )]
+        order_by: FavoriteOrderBy,
+        #[graphql(
+            desc = "Only the products of this catalog category (as the catalog spells it, e.g. \"electronics\"); `totalCount` counts those."
+        )]
+        category: Option<String>,
     ) -> async_graphql::Result<FavoriteConnection> {
-        let limit = page_size(first, "first")?;
-        let after = after.as_deref().map(decode_favorite_cursor).transpose()?;
-        let list = session(ctx)?.favorites().of(self.0.id).await?;
-        Ok(favorite_page(&list, after, limit))
+        let session = session(ctx)?;
+        let list = session.favorites().of(self.0.id).await?;
+        ListPageArguments {
+            first,
+            after,
+            order_by,
+            category,
+        }
+        .page_of(session, list)
+        .await
     }
 }
 

@@ -6,8 +6,8 @@ use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::favorites::{FavoriteConnection, favorite_page};
-use super::paging::{DEFAULT_PAGE_SIZE, decode_favorite_cursor, page_size};
+use super::favorites::{FavoriteConnection, FavoriteOrderBy, ListPageArguments, first_page};
+use super::paging::{DEFAULT_PAGE_SIZE, page_size};
 use super::{list_weight, session};
 use crate::graphql::pipeline::AnswerExtensions;
 
@@ -40,12 +40,30 @@ impl MyFavoritesQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the favorite to start after.")] after: Option<String>,
+        #[graphql(
+            desc = "Cursor of the favorite to start after (from a page read in the same `orderBy`)."
+        )]
+        after: Option<String>,
+        #[graphql(
+            default,
+            desc = "The order to read the list in (default oldest first)."
+        )]
+        order_by: FavoriteOrderBy,
+        #[graphql(
+            desc = "Only the products of this catalog category (as the catalog spells it, e.g. \"electronics\"); `totalCount` counts those."
+        )]
+        category: Option<String>,
     ) -> async_graphql::Result<FavoriteConnection> {
-        let limit = page_size(first, "first")?;
-        let after = after.as_deref().map(decode_favorite_cursor).transpose()?;
-        let list = session(ctx)?.my_favorites().list().await?;
-        Ok(favorite_page(&list, after, limit))
+        let session = session(ctx)?;
+        let list = session.my_favorites().list().await?;
+        ListPageArguments {
+            first,
+            after,
+            order_by,
+            category,
+        }
+        .page_of(session, list)
+        .await
     }
 }
 
@@ -68,15 +86,42 @@ impl MyFavoritesMutation {
 
     /// Adds a catalog product to the caller's own list (a guest's or a client token's) and
     /// answers the list's first page. The rules of `addFavorite`: `PRODUCT_NOT_FOUND`,
-    /// `UPSTREAM_UNAVAILABLE`, `FAVORITES_LIMIT_REACHED` write nothing; adding a product already
-    /// there changes nothing. `FORBIDDEN` with the admin's token.
+    /// `UPSTREAM_UNAVAILABLE`, `FAVORITES_LIMIT_REACHED`, `BAD_USER_INPUT` write nothing;
+    /// adding a product already there keeps its `addedAt` and price, and sets its note if
+    /// `note` is given. `FORBIDDEN` with the admin's token.
     async fn add_my_favorite(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A product id of the catalog.")] product_id: i32,
+        #[graphql(
+            desc = "A note to keep with it (up to 500 characters once trimmed, no control characters); left out, a note the favorite has stays."
+        )]
+        note: Option<String>,
     ) -> async_graphql::Result<FavoriteConnection> {
-        let list = session(ctx)?.my_favorites().add(product_id).await?;
-        Ok(favorite_page(&list, None, DEFAULT_PAGE_SIZE))
+        let list = session(ctx)?
+            .my_favorites()
+            .add(product_id, note.as_deref())
+            .await?;
+        Ok(first_page(list, DEFAULT_PAGE_SIZE))
+    }
+
+    /// Sets the note on a product of the caller's own list (a guest's or a client token's)
+    /// and answers the list's first page. The rules of `setFavoriteNote`. `FORBIDDEN` with the
+    /// admin's token.
+    async fn set_my_favorite_note(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The product in the list.")] product_id: i32,
+        #[graphql(
+            desc = "The note: up to 500 characters once trimmed, no control characters (line breaks included). Null, or only spaces, clears it."
+        )]
+        note: Option<String>,
+    ) -> async_graphql::Result<FavoriteConnection> {
+        let list = session(ctx)?
+            .my_favorites()
+            .set_note(product_id, note.as_deref())
+            .await?;
+        Ok(first_page(list, DEFAULT_PAGE_SIZE))
     }
 
     /// Removes a product from the caller's own list and answers the list's first page.
@@ -87,7 +132,7 @@ impl MyFavoritesMutation {
         #[graphql(desc = "The product to remove.")] product_id: i32,
     ) -> async_graphql::Result<FavoriteConnection> {
         let list = session(ctx)?.my_favorites().remove(product_id).await?;
-        Ok(favorite_page(&list, None, DEFAULT_PAGE_SIZE))
+        Ok(first_page(list, DEFAULT_PAGE_SIZE))
     }
 
     /// Moves a guest's list into a client's, at login: with the shopper's client token (or the
@@ -114,6 +159,6 @@ impl MyFavoritesMutation {
             .merge_guest(&guest_token, client_id)
             .await?;
         AnswerExtensions::add(ctx, LEFT_OUT_EXTENSION, report.left_out);
-        Ok(favorite_page(&list, None, limit))
+        Ok(first_page(list, limit))
     }
 }

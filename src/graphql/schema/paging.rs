@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::PageDirection;
+use crate::domain::{FavoriteOrder, PageDirection, Place, SortKey};
 use crate::service::ServiceError;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -105,26 +105,105 @@ pub fn decode_client_cursor(cursor: &str) -> Result<Uuid, ServiceError> {
     Uuid::parse_str(id).map_err(|_| invalid_cursor())
 }
 
-/// A favorite's position in its list: ordered by `added_at`, then product id.
-pub type FavoriteKey = (DateTime<Utc>, i32);
-
-pub fn encode_favorite_cursor((added_at, product_id): FavoriteKey) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{FAVORITE_PREFIX}{}:{product_id}",
-        added_at.timestamp_micros()
-    ))
+/// A favorite's cursor: its place in the order its page was read in. The oldest-first order
+/// keeps the format it always had (`favorite:<micros>:<id>`); the others name their order
+/// (`favorite.<order>:<id>:<value>`), so that a cursor is refused in another order rather than
+/// read as a place it is not.
+pub fn encode_favorite_cursor(order: FavoriteOrder, place: &Place) -> String {
+    let text = match (order, &place.key) {
+        (FavoriteOrder::AddedAtAsc, SortKey::AddedAt(at)) => {
+            format!(
+                "{FAVORITE_PREFIX}{}:{}",
+                at.timestamp_micros(),
+                place.product_id
+            )
+        }
+        (_, key) => {
+            let value = match key {
+                SortKey::AddedAt(at) => at.timestamp_micros().to_string(),
+                SortKey::Price(price) => known(price.map(|price| price.to_string())),
+                SortKey::Title(title) => known(title.clone()),
+            };
+            format!("favorite.{}:{}:{value}", order_tag(order), place.product_id)
+        }
+    };
+    URL_SAFE_NO_PAD.encode(text)
 }
 
-pub fn decode_favorite_cursor(cursor: &str) -> Result<FavoriteKey, ServiceError> {
+pub fn decode_favorite_cursor(order: FavoriteOrder, cursor: &str) -> Result<Place, ServiceError> {
     let text = decode_text(cursor)?;
-    let rest = text
-        .strip_prefix(FAVORITE_PREFIX)
+    if let Some(rest) = text.strip_prefix(FAVORITE_PREFIX) {
+        if order != FavoriteOrder::AddedAtAsc {
+            return Err(cursor_of_another_order());
+        }
+        let (micros, product_id) = rest.split_once(':').ok_or_else(invalid_cursor)?;
+        return Ok(Place {
+            key: SortKey::AddedAt(micros_to_time(micros)?),
+            product_id: product_id.parse().map_err(|_| invalid_cursor())?,
+        });
+    }
+    let (tag, rest) = text
+        .strip_prefix("favorite.")
+        .and_then(|rest| rest.split_once(':'))
         .ok_or_else(invalid_cursor)?;
-    let (micros, product_id) = rest.split_once(':').ok_or_else(invalid_cursor)?;
+    if FavoriteOrder::ALL
+        .iter()
+        .all(|known| order_tag(*known) != tag)
+    {
+        return Err(invalid_cursor());
+    }
+    if tag != order_tag(order) {
+        return Err(cursor_of_another_order());
+    }
+    let (product_id, value) = rest.split_once(':').ok_or_else(invalid_cursor)?;
+    let key = match order {
+        FavoriteOrder::AddedAtAsc | FavoriteOrder::AddedAtDesc => {
+            SortKey::AddedAt(micros_to_time(value)?)
+        }
+        FavoriteOrder::PriceAsc | FavoriteOrder::PriceDesc => SortKey::Price(
+            unknown_or(value)?
+                .map(|price| price.parse::<f64>().map_err(|_| invalid_cursor()))
+                .transpose()?,
+        ),
+        FavoriteOrder::TitleAsc => SortKey::Title(unknown_or(value)?.map(str::to_owned)),
+    };
+    Ok(Place {
+        key,
+        product_id: product_id.parse().map_err(|_| invalid_cursor())?,
+    })
+}
+
+fn order_tag(order: FavoriteOrder) -> &'static str {
+    match order {
+        FavoriteOrder::AddedAtAsc => "added-asc",
+        FavoriteOrder::AddedAtDesc => "added-desc",
+        FavoriteOrder::PriceAsc => "price-asc",
+        FavoriteOrder::PriceDesc => "price-desc",
+        FavoriteOrder::TitleAsc => "title-asc",
+    }
+}
+
+/// `=value` for a known value, `-` for none.
+fn known(value: Option<String>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| format!("={value}"))
+}
+
+fn unknown_or(value: &str) -> Result<Option<&str>, ServiceError> {
+    match value {
+        "-" => Ok(None),
+        _ => value.strip_prefix('=').map(Some).ok_or_else(invalid_cursor),
+    }
+}
+
+fn micros_to_time(micros: &str) -> Result<DateTime<Utc>, ServiceError> {
     let micros: i64 = micros.parse().map_err(|_| invalid_cursor())?;
-    let product_id: i32 = product_id.parse().map_err(|_| invalid_cursor())?;
-    let added_at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid_cursor)?;
-    Ok((added_at, product_id))
+    DateTime::from_timestamp_micros(micros).ok_or_else(invalid_cursor)
+}
+
+fn cursor_of_another_order() -> ServiceError {
+    ServiceError::BadUserInput(
+        "this cursor was made for another `orderBy`; page with the order it came from".to_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -135,20 +214,48 @@ mod tests {
     fn cursors_round_trip() {
         let id = Uuid::now_v7();
         assert_eq!(decode_client_cursor(&encode_client_cursor(id)).unwrap(), id);
-        let key = (
-            DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
-            7,
-        );
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        let places = [
+            (FavoriteOrder::AddedAtAsc, SortKey::AddedAt(at)),
+            (FavoriteOrder::AddedAtDesc, SortKey::AddedAt(at)),
+            (FavoriteOrder::PriceAsc, SortKey::Price(Some(109.95))),
+            (FavoriteOrder::PriceDesc, SortKey::Price(None)),
+            (
+                FavoriteOrder::TitleAsc,
+                SortKey::Title(Some("a: b ".to_owned())),
+            ),
+            (FavoriteOrder::TitleAsc, SortKey::Title(None)),
+        ];
+        for (order, key) in places {
+            let place = Place { key, product_id: 7 };
+            let cursor = encode_favorite_cursor(order, &place);
+            assert_eq!(decode_favorite_cursor(order, &cursor).unwrap(), place);
+            // Refused in every other order.
+            for other in FavoriteOrder::ALL
+                .into_iter()
+                .filter(|other| *other != order)
+            {
+                assert!(decode_favorite_cursor(other, &cursor).is_err());
+            }
+        }
+        // The oldest-first cursor is the one this API always gave out.
         assert_eq!(
-            decode_favorite_cursor(&encode_favorite_cursor(key)).unwrap(),
-            key
+            decode_text(&encode_favorite_cursor(
+                FavoriteOrder::AddedAtAsc,
+                &Place {
+                    key: SortKey::AddedAt(at),
+                    product_id: 7
+                }
+            ))
+            .unwrap(),
+            "favorite:1700000000123456:7"
         );
     }
 
     #[test]
     fn foreign_cursors_are_refused() {
         let client = encode_client_cursor(Uuid::now_v7());
-        assert!(decode_favorite_cursor(&client).is_err());
+        assert!(decode_favorite_cursor(FavoriteOrder::AddedAtAsc, &client).is_err());
         assert!(decode_client_cursor("not base64!").is_err());
         assert!(decode_client_cursor(&URL_SAFE_NO_PAD.encode("client:nope")).is_err());
     }

@@ -22,7 +22,7 @@ pub fn title(id: usize) -> String {
 
 pub struct FakeCatalog {
     server: MockServer,
-    /// The products it serves: the fixture's, as `retitle` left them.
+    /// The products it serves: the fixture's, as `retitle`, `reprice` and `withdraw` left them.
     products: std::sync::Mutex<Vec<Value>>,
 }
 
@@ -97,9 +97,30 @@ impl FakeCatalog {
     /// From now on product `id` is called `title`, in both the list and its own answer (back to
     /// normal answers, with an empty request log).
     pub async fn retitle(&self, id: i64, title: &str) {
+        self.edit(id, |product| product["title"] = title.into())
+            .await;
+    }
+
+    /// From now on product `id` costs `price` (back to normal answers, with an empty log).
+    pub async fn reprice(&self, id: i64, price: f64) {
+        self.edit(id, |product| product["price"] = price.into())
+            .await;
+    }
+
+    /// From now on the catalog no longer has product `id`: it answers for it as for an unknown
+    /// id (200, empty body), and leaves it out of the list.
+    pub async fn withdraw(&self, id: i64) {
+        self.products
+            .lock()
+            .expect("not poisoned")
+            .retain(|product| product["id"] != id);
+        self.recover().await;
+    }
+
+    async fn edit(&self, id: i64, change: impl Fn(&mut Value)) {
         for product in self.products.lock().expect("not poisoned").iter_mut() {
             if product["id"] == id {
-                product["title"] = title.into();
+                change(product);
             }
         }
         self.recover().await;

@@ -28,6 +28,22 @@ export type CreateClientInput = {
   name: Scalars['String']['input'];
 };
 
+/**
+ * The orders a list can be read in. Products the catalog cannot price (or name) come last in
+ * every order; ties break by product id.
+ */
+export type FavoriteOrder =
+  /** Oldest first (the list's own order). */
+  | 'ADDED_AT_ASC'
+  /** Newest first. */
+  | 'ADDED_AT_DESC'
+  /** Cheapest first, at the catalog's price now. */
+  | 'PRICE_ASC'
+  /** Dearest first, at the catalog's price now. */
+  | 'PRICE_DESC'
+  /** By title, A to Z, without regard to case. */
+  | 'TITLE_ASC';
+
 /** Changes to a client; absent (or null) fields stay as they are. */
 export type UpdateClientInput = {
   /** New e-mail address; trimmed, lower-cased, unique. */
@@ -68,16 +84,18 @@ export type ViewerQueryVariables = Exact<{
 }>;
 
 
-export type ViewerQuery = { viewer: { id: string, name: string, email: string, createdAt: string, updatedAt: string, favorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } | null };
+export type ViewerQuery = { viewer: { id: string, name: string, email: string, createdAt: string, updatedAt: string, favorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } | null };
 
 export type ClientQueryVariables = Exact<{
   id: Scalars['UUID']['input'];
   favoritesFirst?: InputMaybe<Scalars['Int']['input']>;
   favoritesAfter?: InputMaybe<Scalars['String']['input']>;
+  favoritesOrderBy?: InputMaybe<FavoriteOrder>;
+  favoritesCategory?: InputMaybe<Scalars['String']['input']>;
 }>;
 
 
-export type ClientQuery = { client: { id: string, name: string, email: string, createdAt: string, updatedAt: string, favorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } | null };
+export type ClientQuery = { client: { id: string, name: string, email: string, createdAt: string, updatedAt: string, favorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } | null };
 
 export type CreateClientMutationVariables = Exact<{
   input: CreateClientInput;
@@ -101,15 +119,25 @@ export type DeleteClientMutationVariables = Exact<{
 
 export type DeleteClientMutation = { deleteClient: string };
 
-export type FavoriteFieldsFragment = { productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null };
+export type FavoriteFieldsFragment = { productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null };
 
 export type AddFavoriteMutationVariables = Exact<{
   clientId: Scalars['UUID']['input'];
   productId: Scalars['Int']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
 }>;
 
 
-export type AddFavoriteMutation = { addFavorite: { id: string, favorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } };
+export type AddFavoriteMutation = { addFavorite: { id: string, favorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } };
+
+export type SetFavoriteNoteMutationVariables = Exact<{
+  clientId: Scalars['UUID']['input'];
+  productId: Scalars['Int']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type SetFavoriteNoteMutation = { setFavoriteNote: { id: string, favorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } };
 
 export type RemoveFavoriteMutationVariables = Exact<{
   clientId: Scalars['UUID']['input'];
@@ -117,7 +145,7 @@ export type RemoveFavoriteMutationVariables = Exact<{
 }>;
 
 
-export type RemoveFavoriteMutation = { removeFavorite: { id: string, favorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } };
+export type RemoveFavoriteMutation = { removeFavorite: { id: string, favorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } };
 
 export type StartGuestSessionMutationVariables = Exact<{ [key: string]: never; }>;
 
@@ -127,24 +155,35 @@ export type StartGuestSessionMutation = { startGuestSession: { accessToken: stri
 export type MyFavoritesQueryVariables = Exact<{
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
+  orderBy?: InputMaybe<FavoriteOrder>;
+  category?: InputMaybe<Scalars['String']['input']>;
 }>;
 
 
-export type MyFavoritesQuery = { myFavorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+export type MyFavoritesQuery = { myFavorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
 
 export type AddMyFavoriteMutationVariables = Exact<{
   productId: Scalars['Int']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
 }>;
 
 
-export type AddMyFavoriteMutation = { addMyFavorite: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+export type AddMyFavoriteMutation = { addMyFavorite: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+
+export type SetMyFavoriteNoteMutationVariables = Exact<{
+  productId: Scalars['Int']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type SetMyFavoriteNoteMutation = { setMyFavoriteNote: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
 
 export type RemoveMyFavoriteMutationVariables = Exact<{
   productId: Scalars['Int']['input'];
 }>;
 
 
-export type RemoveMyFavoriteMutation = { removeMyFavorite: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+export type RemoveMyFavoriteMutation = { removeMyFavorite: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
 
 export type MergeGuestFavoritesMutationVariables = Exact<{
   guestToken: Scalars['String']['input'];
@@ -152,7 +191,7 @@ export type MergeGuestFavoritesMutationVariables = Exact<{
 }>;
 
 
-export type MergeGuestFavoritesMutation = { mergeGuestFavorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+export type MergeGuestFavoritesMutation = { mergeGuestFavorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -185,6 +224,10 @@ export const FavoriteFieldsFragmentDoc = new TypedDocumentString(`
     fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -265,6 +308,10 @@ export const ViewerDocument = new TypedDocumentString(`
 fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -278,10 +325,15 @@ fragment FavoriteFields on Favorite {
   }
 }`) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
 export const ClientDocument = new TypedDocumentString(`
-    query Client($id: UUID!, $favoritesFirst: Int, $favoritesAfter: String) {
+    query Client($id: UUID!, $favoritesFirst: Int, $favoritesAfter: String, $favoritesOrderBy: FavoriteOrder = ADDED_AT_ASC, $favoritesCategory: String) {
   client(id: $id) {
     ...ClientFields
-    favorites(first: $favoritesFirst, after: $favoritesAfter) {
+    favorites(
+      first: $favoritesFirst
+      after: $favoritesAfter
+      orderBy: $favoritesOrderBy
+      category: $favoritesCategory
+    ) {
       totalCount
       pageInfo {
         hasNextPage
@@ -303,6 +355,10 @@ export const ClientDocument = new TypedDocumentString(`
 fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -347,8 +403,8 @@ export const DeleteClientDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<DeleteClientMutation, DeleteClientMutationVariables>;
 export const AddFavoriteDocument = new TypedDocumentString(`
-    mutation AddFavorite($clientId: UUID!, $productId: Int!) {
-  addFavorite(clientId: $clientId, productId: $productId) {
+    mutation AddFavorite($clientId: UUID!, $productId: Int!, $note: String) {
+  addFavorite(clientId: $clientId, productId: $productId, note: $note) {
     id
     favorites {
       totalCount
@@ -361,6 +417,10 @@ export const AddFavoriteDocument = new TypedDocumentString(`
     fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -373,6 +433,37 @@ export const AddFavoriteDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<AddFavoriteMutation, AddFavoriteMutationVariables>;
+export const SetFavoriteNoteDocument = new TypedDocumentString(`
+    mutation SetFavoriteNote($clientId: UUID!, $productId: Int!, $note: String) {
+  setFavoriteNote(clientId: $clientId, productId: $productId, note: $note) {
+    id
+    favorites {
+      totalCount
+      nodes {
+        ...FavoriteFields
+      }
+    }
+  }
+}
+    fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<SetFavoriteNoteMutation, SetFavoriteNoteMutationVariables>;
 export const RemoveFavoriteDocument = new TypedDocumentString(`
     mutation RemoveFavorite($clientId: UUID!, $productId: Int!) {
   removeFavorite(clientId: $clientId, productId: $productId) {
@@ -388,6 +479,10 @@ export const RemoveFavoriteDocument = new TypedDocumentString(`
     fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -410,8 +505,13 @@ export const StartGuestSessionDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<StartGuestSessionMutation, StartGuestSessionMutationVariables>;
 export const MyFavoritesDocument = new TypedDocumentString(`
-    query MyFavorites($first: Int, $after: String) {
-  myFavorites(first: $first, after: $after) {
+    query MyFavorites($first: Int, $after: String, $orderBy: FavoriteOrder = ADDED_AT_ASC, $category: String) {
+  myFavorites(
+    first: $first
+    after: $after
+    orderBy: $orderBy
+    category: $category
+  ) {
     totalCount
     pageInfo {
       hasNextPage
@@ -425,6 +525,10 @@ export const MyFavoritesDocument = new TypedDocumentString(`
     fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -438,8 +542,8 @@ export const MyFavoritesDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<MyFavoritesQuery, MyFavoritesQueryVariables>;
 export const AddMyFavoriteDocument = new TypedDocumentString(`
-    mutation AddMyFavorite($productId: Int!) {
-  addMyFavorite(productId: $productId) {
+    mutation AddMyFavorite($productId: Int!, $note: String) {
+  addMyFavorite(productId: $productId, note: $note) {
     totalCount
     nodes {
       ...FavoriteFields
@@ -449,6 +553,10 @@ export const AddMyFavoriteDocument = new TypedDocumentString(`
     fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -461,6 +569,34 @@ export const AddMyFavoriteDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<AddMyFavoriteMutation, AddMyFavoriteMutationVariables>;
+export const SetMyFavoriteNoteDocument = new TypedDocumentString(`
+    mutation SetMyFavoriteNote($productId: Int!, $note: String) {
+  setMyFavoriteNote(productId: $productId, note: $note) {
+    totalCount
+    nodes {
+      ...FavoriteFields
+    }
+  }
+}
+    fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<SetMyFavoriteNoteMutation, SetMyFavoriteNoteMutationVariables>;
 export const RemoveMyFavoriteDocument = new TypedDocumentString(`
     mutation RemoveMyFavorite($productId: Int!) {
   removeMyFavorite(productId: $productId) {
@@ -473,6 +609,10 @@ export const RemoveMyFavoriteDocument = new TypedDocumentString(`
     fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
@@ -497,6 +637,10 @@ export const MergeGuestFavoritesDocument = new TypedDocumentString(`
     fragment FavoriteFields on Favorite {
   productId
   addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
   product {
     id
     title
