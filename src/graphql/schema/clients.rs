@@ -5,7 +5,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::favorites::{FavoriteConnection, FavoriteOrderBy, ListPageArguments};
+use super::favorite_page::{FavoriteConnection, FavoriteOrderBy, ListPageArguments};
 use super::paging::{PageInfo, decode_client_cursor, encode_client_cursor, page_request};
 use super::{list_weight, session};
 use crate::domain;

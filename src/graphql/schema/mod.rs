@@ -4,6 +4,7 @@
 //! comes back.
 
 mod clients;
+mod favorite_page;
 mod favorites;
 mod my_favorites;
 pub(super) mod paging;

@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::favorites::{FavoriteConnection, FavoriteOrderBy, ListPageArguments, first_page};
+use super::favorite_page::{FavoriteConnection, FavoriteOrderBy, ListPageArguments, first_page};
 use super::paging::{DEFAULT_PAGE_SIZE, page_size};
 use super::{list_weight, session};
 use crate::graphql::pipeline::AnswerExtensions;
