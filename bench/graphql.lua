@@ -3,11 +3,13 @@
 -- Environment (read by every wrk thread):
 --   BENCH_MODE   query  : one fixed document, BENCH_QUERY (the default)
 --                client : BENCH_QUERY with {"id": <next id of BENCH_IDS>} as variables
+--                shared : BENCH_QUERY with {"token": <next share token of BENCH_SHARES>}
 --                mutate : addFavorite / removeFavorite pairs over BENCH_IDS (see below)
 --                mixed  : mode client, with one request in BENCH_WRITE_EVERY an addFavorite or a
 --                         removeFavorite that toggles a product on one of the same clients
 --   BENCH_QUERY  the GraphQL document
 --   BENCH_IDS    file with one client id a line (modes client, mutate and mixed)
+--   BENCH_SHARES file with one share link token a line (mode shared)
 --   BENCH_TOKEN  bearer token (optional; empty or unset sends no Authorization header)
 --   BENCH_ACCEPT_ENCODING  Accept-Encoding to send (optional; unset sends none: raw answers)
 --   BENCH_WRITE_EVERY  mode mixed: one write in this many requests (default 20, i.e. 5 %)
@@ -71,6 +73,11 @@ function init(args)
     local q = json_string(query)
     for _, id in ipairs(read_ids(os.getenv("BENCH_IDS"))) do
       table.insert(bodies, '{"query":' .. q .. ',"variables":{"id":"' .. id .. '"}}')
+    end
+  elseif mode == "shared" then
+    local q = json_string(query)
+    for _, token in ipairs(read_ids(os.getenv("BENCH_SHARES"))) do
+      table.insert(bodies, '{"query":' .. q .. ',"variables":{"token":"' .. token .. '"}}')
     end
   elseif mode == "mutate" then
     local ids = read_ids(os.getenv("BENCH_IDS"))

@@ -58,6 +58,10 @@ CASES = [
      "query($id:UUID!){client(id:$id){favorites{nodes{productId}}}}"),
     ("mixed", "mixed: 95 % case 2 reads, 5 % `addFavorite`/`removeFavorite` toggling a product "
      "on the same clients", "mixed", CLIENT_QUERY),
+    ("sorted", "one client's favorites by price, `orderBy: PRICE_ASC` (rotating 200 ids)", "client",
+     "query($id:UUID!){client(id:$id){favorites(orderBy:PRICE_ASC){nodes{productId product{title price}}}}}"),
+    ("shared", "`sharedFavorites` by share link, no token (rotating 200 links)", "shared",
+     "query($token:String!){sharedFavorites(token:$token){ownerName favorites{nodes{productId product{title price}}}}}"),
 ]
 CASE = {key: (n, title, mode, query) for n, (key, title, mode, query) in enumerate(CASES, 1)}
 MODES = {"off": "cache off", "on": "cache on"}
@@ -269,7 +273,8 @@ def wrk(url, seconds, threads, mode, query, connections=None, send_token=True, e
     """One wrk run of bench/graphql.lua; `env` adds to (or overrides) the script's variables."""
     connections = int(connections or ENV["BENCH_CONNECTIONS"])
     env = {**ENV, "BENCH_MODE": mode, "BENCH_QUERY": query or "", "BENCH_IDS": str(WORK / "ids"),
-           "BENCH_TOKEN": token() if send_token else "", **(env or {})}
+           "BENCH_SHARES": str(WORK / "shares"),
+           "BENCH_TOKEN": token() if send_token and mode != "shared" else "", **(env or {})}
     command = ["wrk", "-t", str(min(int(threads), connections)), "-c", str(connections),
                "-d", f"{seconds}s", "--timeout", "10s", "-s", str(LUA), url + "/graphql"]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -377,7 +382,13 @@ def seed():
     if page["totalCount"] != CLIENTS or favorites != 100 * FAVORITES_EACH:
         sys.exit(f"bench: seeding left {page['totalCount']} clients, {favorites} favorites on page 1")
     (WORK / "ids").write_text("\n".join(ids) + "\n")
-    log(f"{CLIENTS} clients x {FAVORITES_EACH} favorites")
+    share = "mutation($c:UUID!){shareFavorites(clientId:$c){token}}"
+    shares = []
+    for start in range(0, CLIENTS, 10):
+        batch = [{"query": share, "variables": {"c": client}} for client in ids[start:start + 10]]
+        shares += [item["data"]["shareFavorites"]["token"] for item in graphql(batch, token)]
+    (WORK / "shares").write_text("\n".join(shares) + "\n")
+    log(f"{CLIENTS} clients x {FAVORITES_EACH} favorites, each list with a share link")
 
 
 def describe(result):

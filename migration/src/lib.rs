@@ -11,6 +11,7 @@ mod m20260101_000001_create_tables;
 mod m20261203_000001_change_log;
 mod m20261207_000001_guests;
 mod m20261208_000001_favorite_details;
+mod m20261208_000002_favorite_shares;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_change_log::Migration),
             Box::new(m20261207_000001_guests::Migration),
             Box::new(m20261208_000001_favorite_details::Migration),
+            Box::new(m20261208_000002_favorite_shares::Migration),
         ]
     }
 }

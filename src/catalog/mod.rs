@@ -29,6 +29,7 @@ use std::time::Duration;
 
 pub use crate::domain::{Product, Rating};
 pub use error::{CatalogBuildError, CatalogError};
+pub use layer::unix_ms;
 pub use resilience::RequestBudget;
 pub use shared::SharedSettings;
 pub use sources::FakeStoreApi;

@@ -55,6 +55,10 @@ declare_settings! {
     GUEST_SESSIONS_PER_MINUTE => guest_sessions_per_minute: u32 = Value("30"), number(1..=100_000);
     /// a guest's list untouched this long is deleted (in small batches, off the request path)
     GUEST_LIST_RETENTION_DAYS => guest_list_retention: Duration = Value("30"), days(1..=3_650);
+    /// shared lists (`sharedFavorites`) one network (an IPv4 address, an IPv6 /64) may open per minute (beyond: `RATE_LIMITED`; an answer from the response cache is not counted)
+    SHARED_READS_PER_MINUTE => shared_reads_per_minute: u32 = Value("120"), number(1..=1_000_000_000);
+    /// how long an instance keeps a product's `favoritesCount` (and the `popularProducts` ranking) before counting again: how far they may lag the lists
+    FAVORITES_COUNT_TTL_SECONDS => favorites_count_ttl: Duration = Value("10"), seconds(1..=3_600);
     /// the store's identity provider's JWKS, e.g. `https://idp.example.com/.well-known/jwks.json`; set with the next two, it lets shoppers call with the provider's tokens (see [Access for storefronts](#access-for-storefronts))
     AUTH_JWKS_URL => auth_jwks_url: Option<reqwest::Url> = Unset("(unset: off)"), optional(http_url());
     /// the `iss` the identity provider's tokens carry

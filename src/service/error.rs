@@ -19,6 +19,8 @@ pub enum Limited {
     Requests,
     /// Guest sessions started from one address.
     GuestSessions,
+    /// Shared lists opened from one address.
+    SharedReads,
 }
 
 /// What a caller is told. Deliberately not `Display`: async-graphql turns any `Display` error
@@ -81,6 +83,7 @@ impl ServiceError {
                     Limited::Logins => "failed logins",
                     Limited::Requests => "requests",
                     Limited::GuestSessions => "guest sessions",
+                    Limited::SharedReads => "shared list reads",
                 };
                 format!(
                     "too many {what}, retry in {} s",

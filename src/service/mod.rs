@@ -21,6 +21,7 @@ mod products;
 mod rate_limit;
 mod reader;
 pub mod reads;
+mod shares;
 mod tokens;
 
 use std::net::IpAddr;
@@ -36,6 +37,7 @@ pub use favorites::Favorites;
 pub use list_view::{Arranged, ListView};
 pub use my_favorites::{MergeReport, MyFavorites};
 pub use products::Products;
+pub use shares::{NewShare, SharedList, Shares};
 pub use tokens::Tokens;
 
 use crate::auth::{AdminLogin, Caller, IdentityProvider, LoginThrottle, TokenIssuer};
@@ -43,7 +45,7 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::db::changes::{ChangeFeed, FeedEvent};
 use crate::domain::{NewFavorite, Note};
-use loaders::Loaders;
+use loaders::{CountCache, Loaders};
 use rate_limit::RequestLimiter;
 use reader::{Prefetched, Reader};
 use reads::{ReadLog, Reads, Stale};
@@ -65,6 +67,10 @@ pub struct ServiceOptions {
     pub guest_token_lifetime: Duration,
     /// Guest sessions one network may start per minute.
     pub guest_sessions_per_minute: u32,
+    /// How long a product's count of lists stands before it is counted again.
+    pub favorites_count_ttl: Duration,
+    /// Shared lists one network may open per minute.
+    pub shared_reads_per_minute: u32,
 }
 
 impl ServiceOptions {
@@ -76,6 +82,8 @@ impl ServiceOptions {
             max_favorites_per_client: settings.max_favorites_per_client,
             guest_token_lifetime: settings.guest_token_lifetime,
             guest_sessions_per_minute: settings.guest_sessions_per_minute,
+            favorites_count_ttl: settings.favorites_count_ttl,
+            shared_reads_per_minute: settings.shared_reads_per_minute,
         }
     }
 }
@@ -96,6 +104,10 @@ struct Inner {
     limiter: RequestLimiter,
     /// Guest sessions started per network: the login throttle's window, counting every start.
     guest_sessions: LoginThrottle,
+    /// Shared lists opened per network: the login throttle's window, counting every read.
+    shared_reads: LoginThrottle,
+    /// How many lists hold each product, as this instance last counted.
+    favorite_counts: Arc<CountCache>,
     options: ServiceOptions,
 }
 
@@ -115,12 +127,14 @@ impl Services {
             inner: Arc::new(Inner {
                 limiter: RequestLimiter::new(parts.options.client_requests_per_minute),
                 guest_sessions: LoginThrottle::new(parts.options.guest_sessions_per_minute),
+                shared_reads: LoginThrottle::new(parts.options.shared_reads_per_minute),
                 db: parts.db,
                 catalog: parts.catalog,
                 changes: parts.changes,
                 login: parts.login,
                 tokens: parts.tokens,
                 identity_provider: parts.identity_provider,
+                favorite_counts: Arc::new(CountCache::new(parts.options.favorites_count_ttl)),
                 options: parts.options,
             }),
         }
@@ -148,7 +162,11 @@ impl Services {
     fn session(&self, caller: Caller, address: IpAddr) -> Session {
         Session {
             inner: Arc::new(SessionInner {
-                loaders: Arc::new(Loaders::new(&self.inner.db, &self.inner.catalog)),
+                loaders: Arc::new(Loaders::new(
+                    &self.inner.db,
+                    &self.inner.catalog,
+                    &self.inner.favorite_counts,
+                )),
                 services: self.clone(),
                 caller,
                 address,
@@ -274,6 +292,10 @@ impl Session {
         Products::new(self)
     }
 
+    pub fn shares(&self) -> Shares<'_> {
+        Shares::new(self)
+    }
+
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens::new(self)
     }
@@ -307,6 +329,7 @@ impl Session {
             prefetched: &self.inner.prefetched,
             db: &services.db,
             catalog: &services.catalog,
+            counts: &services.favorite_counts,
         }
     }
 

@@ -78,7 +78,7 @@ macro_rules! actions {
 actions! {
     /// `viewer` (null for the admin and for a guest)
     ReadViewer => Allowed, Allowed, Allowed;
-    /// `product`, `products`
+    /// `product`, `products` (with `Product.favoritesCount`)
     ReadProducts => Allowed, Allowed, Allowed;
     /// `myFavorites`
     ReadMyFavorites => Denied, Allowed, Allowed;
@@ -90,6 +90,8 @@ actions! {
     SetMyFavoriteNote => Denied, Allowed, Allowed;
     /// `myFavoritesChanged` (WebSocket, token in `connection_init`)
     WatchMyFavorites => Denied, Allowed, Allowed;
+    /// `shareMyFavorites`, `revokeMyFavoritesShare`
+    ShareMyFavorites => Denied, Allowed, Allowed;
     /// `mergeGuestFavorites` (the admin names the client with `clientId`)
     MergeGuestFavorites => Allowed, OwnClientOnly, Denied;
     /// `client(id)`, and a client's favorites wherever they are read
@@ -102,12 +104,16 @@ actions! {
     RemoveFavorite => Allowed, OwnClientOnly, Denied;
     /// `setFavoriteNote(clientId, productId, note)`
     SetFavoriteNote => Allowed, OwnClientOnly, Denied;
+    /// `shareFavorites(clientId)`, `revokeFavoritesShare(clientId)`
+    ShareFavorites => Allowed, OwnClientOnly, Denied;
     /// `favoritesChanged(clientId)` (WebSocket, token in `connection_init`)
     WatchFavorites => Allowed, OwnClientOnly, Denied;
     /// `clientByEmail`
     FindClientByEmail => Allowed, Denied, Denied;
     /// `clients`
     ListClients => Allowed, Denied, Denied;
+    /// `popularProducts`
+    ReadPopularProducts => Allowed, Denied, Denied;
     /// `createClient`
     CreateClient => Allowed, Denied, Denied;
     /// an e-mail change (`updateClient` with `email`)
@@ -213,6 +219,7 @@ mod tests {
                     | Action::AddMyFavorite
                     | Action::RemoveMyFavorite
                     | Action::SetMyFavoriteNote
+                    | Action::ShareMyFavorites
                     | Action::WatchMyFavorites
             );
             assert_eq!(allowed, expected, "{action:?}");

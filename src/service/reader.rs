@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::loaders::Loaders;
+use super::loaders::{CountCache, Loaders};
 use super::reads::ReadLog;
 use super::{Result, ServiceError};
 use crate::catalog::Catalog;
-use crate::db::repositories::{clients, favorites, guests};
+use crate::db::repositories::shares::{ListOwner, Share};
+use crate::db::repositories::{clients, favorites, guests, popularity, shares};
 use crate::domain::{Client, ClientEmail, Favorite, Page, PageDirection, Product};
 use crate::sync::lock;
 
@@ -27,6 +28,7 @@ pub struct Reader<'a> {
     pub(super) prefetched: &'a Prefetched,
     pub(super) db: &'a DatabaseConnection,
     pub(super) catalog: &'a Catalog,
+    pub(super) counts: &'a CountCache,
 }
 
 impl Reader<'_> {
@@ -138,6 +140,38 @@ impl Reader<'_> {
                 Ok(None)
             }
         }
+    }
+
+    /// How many lists hold a product (clients' and guests'), as this instance counted it within
+    /// `FAVORITES_COUNT_TTL_SECONDS`; the products of one level of an answer are one statement.
+    pub async fn favorites_count(&self, product_id: i32) -> Result<u64> {
+        let counted = self
+            .loaders
+            .favorite_counts
+            .load_one(product_id)
+            .await?
+            .unwrap_or_default();
+        self.log.product_data(counted.until_ms);
+        Ok(counted.holders)
+    }
+
+    /// The `limit` products most lists hold (among `only`), most held first. Counted now; an
+    /// answer holding it is kept no longer than a count stands.
+    pub async fn most_held(&self, only: Option<&[i32]>, limit: u64) -> Result<Vec<(i32, u64)>> {
+        self.log.product_data(self.counts.stands_until_ms());
+        Ok(popularity::most_held(self.db, only, limit).await?)
+    }
+
+    /// The share a token's hash finds. A found one is filed under its list's owner (a new link
+    /// or a revoke is a change of the owner's); an answer that found none is not kept.
+    pub async fn share(&self, token_hash: &str) -> Result<Option<Share>> {
+        let share = shares::find(self.db, token_hash).await?;
+        match share.as_ref().map(|share| share.owner) {
+            Some(ListOwner::Client(id)) => self.log.client(id),
+            Some(ListOwner::Guest(id)) => self.log.guest(id),
+            None => self.log.product_data(0),
+        }
+        Ok(share)
     }
 
     /// The whole catalog, in the catalog's order.

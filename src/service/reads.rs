@@ -37,10 +37,14 @@ impl Stale {
             ChangeKind::FavoriteAdded
             | ChangeKind::FavoriteRemoved
             | ChangeKind::FavoriteNoteSet
-            | ChangeKind::FavoritesMerged => Self::Tags(vec![client]),
+            | ChangeKind::FavoritesMerged
+            | ChangeKind::FavoritesShared
+            | ChangeKind::FavoritesShareRevoked => Self::Tags(vec![client]),
             ChangeKind::GuestFavoriteAdded
             | ChangeKind::GuestFavoriteRemoved
             | ChangeKind::GuestFavoriteNoteSet
+            | ChangeKind::GuestFavoritesShared
+            | ChangeKind::GuestFavoritesShareRevoked
             | ChangeKind::GuestMerged
             | ChangeKind::GuestExpired => Self::Tags(vec![Tag::Guest(change.client_id)]),
             ChangeKind::ClientCreated

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use favorites_api::db::entities::{client, client_favorite_product, guest, guest_favorite_product};
+use favorites_api::db::entities::{
+    client, client_favorite_product, favorite_share, guest, guest_favorite_product,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
@@ -81,8 +83,13 @@ const ROWS: &[Row] = &[
     },
     Row {
         field: "Query.products",
-        document: "{ products { id } }",
+        document: "{ products { id favoritesCount } }",
         rule: (Rule::Allowed, Rule::Allowed, Rule::Allowed),
+    },
+    Row {
+        field: "Query.popularProducts",
+        document: "{ popularProducts { productId favoritesCount } }",
+        rule: client(Rule::Denied),
     },
     Row {
         field: "Mutation.issueToken",
@@ -158,6 +165,31 @@ const ROWS: &[Row] = &[
         field: "Mutation.setMyFavoriteNote",
         document: "mutation { setMyFavoriteNote(productId: 1, note: \"gift\") { totalCount } }",
         rule: MINE,
+    },
+    Row {
+        field: "Mutation.shareMyFavorites",
+        document: "mutation { shareMyFavorites { createdAt } }",
+        rule: MINE,
+    },
+    Row {
+        field: "Mutation.revokeMyFavoritesShare",
+        document: "mutation { revokeMyFavoritesShare }",
+        rule: MINE,
+    },
+    Row {
+        field: "Mutation.shareFavorites",
+        document: "mutation($id: UUID!) { shareFavorites(clientId: $id, includeNotes: true) { createdAt } }",
+        rule: client(Rule::OwnClientOnly),
+    },
+    Row {
+        field: "Mutation.revokeFavoritesShare",
+        document: "mutation($id: UUID!) { revokeFavoritesShare(clientId: $id) }",
+        rule: client(Rule::OwnClientOnly),
+    },
+    Row {
+        field: "Query.sharedFavorites",
+        document: "query($share: String!) { sharedFavorites(token: $share) { ownerName favorites { totalCount nodes { productId product { id } } } } }",
+        rule: PUBLIC,
     },
     Row {
         field: "Mutation.mergeGuestFavorites",
@@ -238,6 +270,8 @@ struct Tokens {
     subject_email: String,
     /// A guest with a list, for `mergeGuestFavorites`.
     guest_to_merge: String,
+    /// The token of a share link of the subject's list, for `sharedFavorites`.
+    share: String,
     by_caller: Vec<(Caller, Option<String>)>,
 }
 
@@ -342,10 +376,20 @@ async fn tokens_for(app: &TestApp, provider_key: &SigningKey, row: usize) -> Tok
         json!({}),
     )
     .await;
+    let share = app
+        .data(
+            "mutation($id: UUID!) { shareFavorites(clientId: $id) { token } }",
+            json!({ "id": subject }),
+        )
+        .await["shareFavorites"]["token"]
+        .as_str()
+        .expect("a share token")
+        .to_owned();
     Tokens {
         subject,
         subject_email,
         guest_to_merge,
+        share,
         by_caller,
     }
 }
@@ -373,6 +417,7 @@ async fn rows(
     Vec<client_favorite_product::Model>,
     Vec<guest::Model>,
     Vec<guest_favorite_product::Model>,
+    Vec<favorite_share::Model>,
 ) {
     let clients = client::Entity::find()
         .order_by_asc(client::Column::Id)
@@ -396,7 +441,12 @@ async fn rows(
         .all(&app.db)
         .await
         .expect("read guest favorites");
-    (clients, favorites, guests, guest_favorites)
+    let shares = favorite_share::Entity::find()
+        .order_by_asc(favorite_share::Column::Id)
+        .all(&app.db)
+        .await
+        .expect("read shares");
+    (clients, favorites, guests, guest_favorites, shares)
 }
 
 fn outcome_of(body: &Value, field: &str) -> Result<Outcome, String> {
@@ -429,6 +479,7 @@ async fn call_over_http(
         "u": ADMIN,
         "p": PASSWORD,
         "guest": tokens.guest_to_merge,
+        "share": tokens.share,
     });
     // Only the variables a document declares may be sent.
     let declared: serde_json::Map<String, Value> = variables

@@ -27,6 +27,8 @@ enum Change {
     GuestAddsFavorite,
     /// The catalog gives product `id` a new title (and the product cache lets go of it).
     Retitle(i64),
+    /// The subject client adds product 5, and the counts of lists are let go of.
+    AddFavoriteAndRecount,
 }
 
 /// Whose token a row reads with.
@@ -37,10 +39,13 @@ enum Caller {
     Subject,
     /// A guest's token, whose list holds product 3.
     Guest,
+    /// No token: a share link of the subject's list is all it reads (`$share`).
+    Anonymous,
 }
 
 /// One row: a field that reads data, a document that reads it (variables `$id`, `$email` and
-/// `$moved` are the subject client's id, address and new address), and the change it must see.
+/// `$moved` are the subject client's id, address and new address, `$share` the token of a share
+/// link of the subject's list), and the change it must see.
 struct Row {
     field: &'static str,
     document: &'static str,
@@ -130,6 +135,37 @@ const ROWS: &[Row] = &[
         change: Change::Retitle(1),
     },
     Row {
+        field: "Product.favoritesCount",
+        document: "{ product(id: 5) { favoritesCount } }",
+        caller: Caller::Subject,
+        change: Change::AddFavoriteAndRecount,
+    },
+    Row {
+        field: "Query.popularProducts",
+        document: "{ popularProducts(first: 100) { productId favoritesCount } }",
+        caller: Caller::Admin,
+        change: Change::AddFavoriteAndRecount,
+    },
+    Row {
+        field: "PopularProduct.product",
+        document: "{ popularProducts(first: 100) { product { title } } }",
+        caller: Caller::Admin,
+        // Product 5 is in the lists of the rows above (3 is retitled by the next row).
+        change: Change::Retitle(5),
+    },
+    Row {
+        field: "Query.sharedFavorites",
+        document: "query($share: String!) { sharedFavorites(token: $share) { ownerName } }",
+        caller: Caller::Anonymous,
+        change: Change::Rename,
+    },
+    Row {
+        field: "SharedFavorites.favorites",
+        document: "query($share: String!) { sharedFavorites(token: $share) { favorites { totalCount nodes { productId } } } }",
+        caller: Caller::Anonymous,
+        change: Change::AddFavorite,
+    },
+    Row {
         field: "Favorite.product",
         document: "{ viewer { favorites { nodes { product { title } } } } }",
         caller: Caller::Subject,
@@ -153,7 +189,7 @@ const PARTS: &[&str] = &[
 
 /// Leaves that load something of their own (a count query) rather than show what their
 /// object holds; the schema cannot say which, so they are named here.
-const LOADING_LEAVES: &[&str] = &["ClientConnection.totalCount"];
+const LOADING_LEAVES: &[&str] = &["ClientConnection.totalCount", "Product.favoritesCount"];
 
 /// Every query field that reads data: root fields, fields with arguments, fields of an object
 /// type, and the loading leaves.
@@ -239,8 +275,10 @@ async fn every_field_that_reads_has_a_row() {
 
 #[tokio::test]
 async fn no_field_serves_a_stale_answer_after_its_data_changed() {
-    // Products are fresh for a second, so that a changed catalog shows within the test.
-    let options = Options::default().with("PRODUCT_CACHE_TTL_SECONDS", 1);
+    // Products and counts are fresh for a second, so that a change shows within the test.
+    let options = Options::default()
+        .with("PRODUCT_CACHE_TTL_SECONDS", 1)
+        .with("FAVORITES_COUNT_TTL_SECONDS", 1);
     each_backend_with(options, |app| async move {
         for (number, row) in ROWS.iter().enumerate() {
             check(&app, number, row).await;
@@ -256,8 +294,15 @@ async fn check(app: &TestApp, number: usize, row: &Row) {
         .create_client(&format!("Subject {number}"), &email)
         .await;
     app.add_favorite(&id, 3).await;
+    let share = app
+        .data(
+            "mutation($id: UUID!) { shareFavorites(clientId: $id) { token } }",
+            json!({ "id": id }),
+        )
+        .await["shareFavorites"]["token"]
+        .clone();
     let token = match row.caller {
-        Caller::Admin => app.token.clone(),
+        Caller::Admin | Caller::Anonymous => app.token.clone(),
         Caller::Subject => app.client_token(&id).await,
         Caller::Guest => {
             let session = app
@@ -275,10 +320,14 @@ async fn check(app: &TestApp, number: usize, row: &Row) {
             token
         }
     };
-    let variables = json!({ "id": id, "email": email, "moved": moved });
+    let variables = json!({ "id": id, "email": email, "moved": moved, "share": share });
     let read = || async {
+        let caller = match row.caller {
+            Caller::Anonymous => None,
+            _ => Some(token.as_str()),
+        };
         let body = app
-            .graphql_as(Some(&token), row.document, variables.clone())
+            .graphql_as(caller, row.document, variables.clone())
             .await;
         assert!(body["errors"].is_null(), "{}: {body}", row.field);
         body["data"].clone()
@@ -318,6 +367,10 @@ async fn check(app: &TestApp, number: usize, row: &Row) {
             app.add_favorite(&id, 5).await;
         }
         Change::GuestAddsFavorite => add_my_favorite(app, &token, 5).await,
+        Change::AddFavoriteAndRecount => {
+            app.add_favorite(&id, 5).await;
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+        }
         Change::Retitle(product) => {
             app.catalog.retitle(product, "Retitled").await;
             tokio::time::sleep(Duration::from_millis(1_100)).await;

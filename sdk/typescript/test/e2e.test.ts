@@ -23,8 +23,12 @@ import {
   IssueTokenDocument,
   MergeGuestFavoritesDocument,
   MyFavoritesDocument,
+  PopularProductsDocument,
   RemoveFavoriteDocument,
   RemoveMyFavoriteDocument,
+  RevokeMyFavoritesShareDocument,
+  ShareMyFavoritesDocument,
+  SharedFavoritesDocument,
   SetMyFavoriteNoteDocument,
   StartGuestSessionDocument,
   UpdateClientDocument,
@@ -166,6 +170,12 @@ describe('favorites-api through the generated SDK', () => {
       [[1, PRODUCT_1], [5, PRODUCT_5]],
     );
     assert.equal(client.favorites.nodes[0]?.product?.price, 109.95);
+    assert.equal(client.favorites.nodes[0]?.priceWhenAdded, 109.95);
+    const { popularProducts } = await api.request(PopularProductsDocument, { first: 2 });
+    assert.deepEqual(
+      popularProducts.map((p) => [p.productId, p.favoritesCount, p.product?.title]),
+      [[1, 1, PRODUCT_1], [5, 1, PRODUCT_5]],
+    );
 
     const removed = await api.request(RemoveFavoriteDocument, { clientId: ana.id, productId: 1 });
     assert.deepEqual(removed.removeFavorite.favorites.nodes.map((f) => f.productId), [5]);
@@ -249,6 +259,36 @@ describe('favorites-api through the generated SDK', () => {
 
     // The admin has no client of its own.
     assert.equal((await api.request(ViewerDocument)).viewer, null);
+  });
+
+  test('a share link: made by the shopper, opened without a token, revoked', async () => {
+    const { createClient: erin } = await api.request(CreateClientDocument, {
+      input: { name: 'Erin', email: 'erin@example.com' },
+    });
+    const { issueClientToken } = await api.request(IssueClientTokenDocument, { clientId: erin.id });
+    const shopper = api.withToken(issueClientToken.accessToken);
+    await shopper.request(AddMyFavoriteDocument, { productId: 1, note: 'size M' });
+    await shopper.request(AddMyFavoriteDocument, { productId: 5 });
+    const { shareMyFavorites } = await shopper.request(ShareMyFavoritesDocument, {});
+    assert.equal(shareMyFavorites.token.length, 43);
+    assert.equal(shareMyFavorites.includeNotes, false);
+
+    // A friend opens the link: no token at all.
+    const friend = new FavoritesApi({ url: apiUrl });
+    const { sharedFavorites } = await friend.request(SharedFavoritesDocument, {
+      token: shareMyFavorites.token,
+      orderBy: 'PRICE_DESC',
+    });
+    assert.equal(sharedFavorites?.ownerName, 'Erin');
+    assert.deepEqual(
+      sharedFavorites?.favorites.nodes.map((f) => [f.productId, f.note, f.product?.title]),
+      [[5, null, PRODUCT_5], [1, null, PRODUCT_1]],
+    );
+
+    const { revokeMyFavoritesShare } = await shopper.request(RevokeMyFavoritesShareDocument);
+    assert.equal(revokeMyFavoritesShare, true);
+    const after = await friend.request(SharedFavoritesDocument, { token: shareMyFavorites.token });
+    assert.equal(after.sharedFavorites, null);
   });
 
   test('a taken e-mail is a typed EMAIL_TAKEN error', async () => {

@@ -42,9 +42,14 @@ pub enum ChangeKind {
     FavoriteNoteSet,
     /// A guest's list was merged into the client's (`mergeGuestFavorites`).
     FavoritesMerged,
+    /// A share link of the list was made (replacing any before it), or revoked.
+    FavoritesShared,
+    FavoritesShareRevoked,
     GuestFavoriteAdded,
     GuestFavoriteRemoved,
     GuestFavoriteNoteSet,
+    GuestFavoritesShared,
+    GuestFavoritesShareRevoked,
     /// The guest's list went to a client: its token acts on nothing from now on.
     GuestMerged,
     /// The guest's list was untouched for its retention and is gone.
@@ -55,7 +60,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    const NAMES: [(Self, &'static str); 12] = [
+    const NAMES: [(Self, &'static str); 16] = [
         (Self::ClientCreated, "client.created"),
         (Self::ClientUpdated, "client.updated"),
         (Self::ClientDeleted, "client.deleted"),
@@ -63,9 +68,16 @@ impl ChangeKind {
         (Self::FavoriteRemoved, "favorite.removed"),
         (Self::FavoriteNoteSet, "favorite.note_set"),
         (Self::FavoritesMerged, "favorites.merged"),
+        (Self::FavoritesShared, "favorites.shared"),
+        (Self::FavoritesShareRevoked, "favorites.share_revoked"),
         (Self::GuestFavoriteAdded, "guest.favorite_added"),
         (Self::GuestFavoriteRemoved, "guest.favorite_removed"),
         (Self::GuestFavoriteNoteSet, "guest.favorite_note_set"),
+        (Self::GuestFavoritesShared, "guest.favorites_shared"),
+        (
+            Self::GuestFavoritesShareRevoked,
+            "guest.favorites_share_revoked",
+        ),
         (Self::GuestMerged, "guest.merged"),
         (Self::GuestExpired, "guest.expired"),
     ];
@@ -106,6 +118,8 @@ impl ChangeKind {
             Self::GuestFavoriteAdded
                 | Self::GuestFavoriteRemoved
                 | Self::GuestFavoriteNoteSet
+                | Self::GuestFavoritesShared
+                | Self::GuestFavoritesShareRevoked
                 | Self::GuestMerged
                 | Self::GuestExpired
         )

@@ -75,23 +75,7 @@ pub async fn add(
         let mut txn = changes.begin(db).await?;
         let at = now();
         let product_id = new.product_id;
-        // Creates the guest, or touches it; either way its row is locked until the commit.
-        guest::Entity::insert(guest::ActiveModel {
-            id: Set(guest_id),
-            created_at: Set(at),
-            touched_at: Set(at),
-            favorites_version: Set(0),
-            merged_into: Set(None),
-            merged_at: Set(None),
-        })
-        .on_conflict(
-            OnConflict::column(guest::Column::Id)
-                .update_column(guest::Column::TouchedAt)
-                .to_owned(),
-        )
-        .exec_without_returning(&*txn)
-        .await?;
-        ensure_active(&*txn, guest_id).await?;
+        open(&*txn, guest_id, at).await?;
         if let Some(existing) = find(&*txn, guest_id, product_id).await? {
             let note = new.note_after(existing.note.as_deref());
             if note != existing.note {
@@ -263,6 +247,31 @@ pub(crate) async fn set_favorites_version(
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// Creates the guest, or touches it; either way its row is locked until the transaction ends.
+/// `GuestEnded` for a guest whose list went to a client.
+pub(super) async fn open(
+    txn: &impl ConnectionTrait,
+    guest_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), RepoError> {
+    guest::Entity::insert(guest::ActiveModel {
+        id: Set(guest_id),
+        created_at: Set(at),
+        touched_at: Set(at),
+        favorites_version: Set(0),
+        merged_into: Set(None),
+        merged_at: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(guest::Column::Id)
+            .update_column(guest::Column::TouchedAt)
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    ensure_active(txn, guest_id).await
 }
 
 /// The guest's row, locked until the transaction ends (PostgreSQL; SQLite has one writer).

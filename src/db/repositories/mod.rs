@@ -6,6 +6,8 @@ pub mod clients;
 pub mod favorites;
 pub mod guest_merge;
 pub mod guests;
+pub mod popularity;
+pub mod shares;
 
 use std::time::Duration;
 

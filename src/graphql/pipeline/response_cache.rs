@@ -2,8 +2,8 @@
 //! dropped exactly when what they read changes.
 //!
 //! - The key: the document's text, the operation name, the variables and the caller's scope (the
-//!   admin, or the client or guest a token acts for): answers are per caller, so nothing here
-//!   invites a proxy or a browser to share them. Only queries are kept, and only answers without errors.
+//!   admin, the client or guest a token acts for, or "public" for no token at all): answers are
+//!   per caller, so nothing here invites a proxy or a browser to share them. Only queries are kept, and only answers without errors.
 //! - What an answer read (`service::reads`: the clients, the list of clients) files it; a
 //!   committed change drops the answers filed under what it touched, on this instance before
 //!   the write answers, on the others when PostgreSQL's `NOTIFY` arrives.
@@ -87,7 +87,11 @@ impl ResponseCache {
             Caller::Admin(admin) => format!("admin:{}", admin.username),
             Caller::Client(client) => format!("client:{}", client.client_id),
             Caller::Guest(guest) => format!("guest:{}", guest.guest_id),
-            Caller::Anonymous | Caller::Rejected => return None,
+            // Without a token, all that reads without an error is public: a shared list, found
+            // by the token in the document or its variables (part of the key), the same for
+            // whoever asks.
+            Caller::Anonymous => "public".to_owned(),
+            Caller::Rejected => return None,
         };
         let variables = serde_json::to_string(variables).ok()?;
         let mut hash = Sha256::new();
@@ -303,6 +307,7 @@ mod tests {
         cache.keep([4; 32], cache.ticket(), &answer("stale product"), stale);
         assert!(cache.get(&[4; 32]).is_none());
         let variables = Variables::default();
-        assert!(ResponseCache::key("{ a }", None, &variables, &Caller::Anonymous).is_none());
+        assert!(ResponseCache::key("{ a }", None, &variables, &Caller::Rejected).is_none());
+        assert!(ResponseCache::key("{ a }", None, &variables, &Caller::Anonymous).is_some());
     }
 }

@@ -84,7 +84,7 @@ impl Client {
             order_by,
             category,
         }
-        .page_of(session, list)
+        .page_of(session, list, false)
         .await
     }
 }

@@ -107,6 +107,7 @@ impl ListPageArguments {
         self,
         session: &Session,
         list: Vec<domain::Favorite>,
+        through_share: bool,
     ) -> async_graphql::Result<FavoriteConnection> {
         let limit = page_size(self.first, "first")?;
         let order = domain::FavoriteOrder::from(self.order_by);
@@ -120,7 +121,7 @@ impl ListPageArguments {
             category: self.category,
         };
         let arranged = session.arrange(list, &view).await?;
-        Ok(favorite_page(arranged, order, after, limit))
+        Ok(favorite_page(arranged, order, after, limit, through_share))
     }
 }
 
@@ -134,7 +135,7 @@ pub fn first_page(list: Vec<domain::Favorite>, limit: u64) -> FavoriteConnection
             favorite,
         })
         .collect();
-    favorite_page(arranged, order, None, limit)
+    favorite_page(arranged, order, None, limit, false)
 }
 
 /// Pages an arranged list in memory: a list is bounded (`MAX_FAVORITES_PER_CLIENT`), and
@@ -144,6 +145,7 @@ fn favorite_page(
     order: domain::FavoriteOrder,
     after: Option<Place>,
     limit: u64,
+    through_share: bool,
 ) -> FavoriteConnection {
     let start = match &after {
         Some(after) => {
@@ -157,7 +159,13 @@ fn favorite_page(
         .into_iter()
         .skip(start)
         .take(end - start)
-        .map(|item| (Favorite(item.favorite), item.place))
+        .map(|item| {
+            let favorite = Favorite {
+                favorite: item.favorite,
+                through_share,
+            };
+            (favorite, item.place)
+        })
         .unzip();
     FavoriteConnection {
         page,
@@ -197,7 +205,7 @@ mod tests {
             first
                 .page
                 .iter()
-                .map(|f| f.0.product_id)
+                .map(|f| f.favorite.product_id)
                 .collect::<Vec<_>>(),
             [1, 2]
         );
@@ -211,12 +219,12 @@ mod tests {
                 favorite,
             })
             .collect();
-        let second = favorite_page(arranged, order, Some(after), 10);
+        let second = favorite_page(arranged, order, Some(after), 10, false);
         assert_eq!(
             second
                 .page
                 .iter()
-                .map(|f| f.0.product_id)
+                .map(|f| f.favorite.product_id)
                 .collect::<Vec<_>>(),
             [3, 4, 5]
         );

@@ -11,15 +11,31 @@ use super::favorite_page::{FavoriteConnection, first_page};
 use super::paging::page_size;
 use super::products::Product;
 use super::session;
+use std::sync::Arc;
+
 use crate::domain;
+use crate::service::ServiceError;
 
 /// A product in a client's list.
 #[derive(Clone, Debug)]
-pub struct Favorite(pub(super) domain::Favorite);
+pub struct Favorite {
+    pub(super) favorite: domain::Favorite,
+    /// Read through a share link: its product is shown to whoever holds the link.
+    pub(super) through_share: bool,
+}
 
-impl From<&domain::Favorite> for Favorite {
-    fn from(favorite: &domain::Favorite) -> Self {
-        Self(favorite.clone())
+impl Favorite {
+    async fn product_of(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Result<Option<Arc<domain::Product>>, ServiceError>> {
+        let products = session(ctx)?.products();
+        let id = self.favorite.product_id;
+        Ok(if self.through_share {
+            products.of_shared_list(id).await
+        } else {
+            products.get(id).await
+        })
     }
 }
 
@@ -28,32 +44,32 @@ impl From<&domain::Favorite> for Favorite {
 impl Favorite {
     /// Catalog id of the product.
     async fn product_id(&self) -> i32 {
-        self.0.product_id
+        self.favorite.product_id
     }
 
     /// When the product was added to the list.
     async fn added_at(&self) -> DateTime<Utc> {
-        self.0.added_at
+        self.favorite.added_at
     }
 
     /// The shopper's note on it (up to 500 characters); null when there is none.
     async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+        self.favorite.note.as_deref()
     }
 
     /// The catalog's price (US dollars) when the product was added; null for favorites saved
     /// before prices were kept.
     async fn price_when_added(&self) -> Option<f64> {
-        self.0.price_when_added
+        self.favorite.price_when_added
     }
 
     /// How much cheaper the product is now than when it was added, to the cent; null when it
     /// is not cheaper, or when either price is not known (a favorite saved before prices were
     /// kept, a product gone from the catalog, a catalog that cannot be asked).
     async fn price_drop(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
-        let product = session(ctx)?.products().get(self.0.product_id).await;
+        let product = self.product_of(ctx).await?;
         let price_now = product.ok().flatten().map(|product| product.price);
-        Ok(self.0.price_drop(price_now))
+        Ok(self.favorite.price_drop(price_now))
     }
 
     /// False when the catalog no longer has the product: the favorite stays in the list (with
@@ -61,14 +77,14 @@ impl Favorite {
     /// it. True while the catalog cannot be asked (`product` then carries the error): an outage
     /// does not mark a list's products gone.
     async fn available(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let product = session(ctx)?.products().get(self.0.product_id).await;
+        let product = self.product_of(ctx).await?;
         Ok(!matches!(product, Ok(None)))
     }
 
     /// The product's details from the catalog; null (with an error at this path) when the
     /// catalog cannot be reached, or null when it no longer has the product (`available`).
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
-        let product = session(ctx)?.products().get(self.0.product_id).await?;
+        let product = self.product_of(ctx).await??;
         Ok(product.map(Product::from))
     }
 }

@@ -9,6 +9,7 @@ mod favorites;
 mod my_favorites;
 pub(super) mod paging;
 mod products;
+mod shares;
 mod tokens;
 
 use async_graphql::{Context, MergedObject};
@@ -17,13 +18,15 @@ use crate::service::Session;
 
 pub use favorites::SubscriptionRoot;
 
-/// Reads. Every field but `__typename` and introspection needs `Authorization: Bearer <token>`.
+/// Reads. Every field but `sharedFavorites`, `__typename` and introspection needs
+/// `Authorization: Bearer <token>`.
 #[derive(Default, MergedObject)]
 #[graphql(name = "Query")]
 pub struct QueryRoot(
     clients::ClientsQuery,
     my_favorites::MyFavoritesQuery,
     products::ProductsQuery,
+    shares::SharesQuery,
 );
 
 /// Writes, and the tokens.
@@ -34,6 +37,7 @@ pub struct MutationRoot(
     clients::ClientsMutation,
     favorites::FavoritesMutation,
     my_favorites::MyFavoritesMutation,
+    shares::SharesMutation,
 );
 
 /// The request's session: every resolver goes through it to the use cases.

@@ -62,7 +62,7 @@ impl MyFavoritesQuery {
             order_by,
             category,
         }
-        .page_of(session, list)
+        .page_of(session, list, false)
         .await
     }
 }

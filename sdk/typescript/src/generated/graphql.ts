@@ -147,6 +147,14 @@ export type RemoveFavoriteMutationVariables = Exact<{
 
 export type RemoveFavoriteMutation = { removeFavorite: { id: string, favorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } };
 
+export type PopularProductsQueryVariables = Exact<{
+  first?: InputMaybe<Scalars['Int']['input']>;
+  category?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type PopularProductsQuery = { popularProducts: Array<{ productId: number, favoritesCount: number, product: { id: number, title: string } | null }> };
+
 export type StartGuestSessionMutationVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -192,6 +200,28 @@ export type MergeGuestFavoritesMutationVariables = Exact<{
 
 
 export type MergeGuestFavoritesMutation = { mergeGuestFavorites: { totalCount: number, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } };
+
+export type ShareMyFavoritesMutationVariables = Exact<{
+  includeNotes?: InputMaybe<Scalars['Boolean']['input']>;
+}>;
+
+
+export type ShareMyFavoritesMutation = { shareMyFavorites: { token: string, createdAt: string, includeNotes: boolean } };
+
+export type RevokeMyFavoritesShareMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RevokeMyFavoritesShareMutation = { revokeMyFavoritesShare: boolean };
+
+export type SharedFavoritesQueryVariables = Exact<{
+  token: Scalars['String']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  orderBy?: InputMaybe<FavoriteOrder>;
+}>;
+
+
+export type SharedFavoritesQuery = { sharedFavorites: { ownerName: string | null, favorites: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ productId: number, addedAt: string, note: string | null, priceWhenAdded: number | null, priceDrop: number | null, available: boolean, product: { id: number, title: string, price: number, category: string, image: string, rating: { rate: number, count: number } | null } | null }> } } | null };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -495,6 +525,18 @@ export const RemoveFavoriteDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<RemoveFavoriteMutation, RemoveFavoriteMutationVariables>;
+export const PopularProductsDocument = new TypedDocumentString(`
+    query PopularProducts($first: Int = 10, $category: String) {
+  popularProducts(first: $first, category: $category) {
+    productId
+    favoritesCount
+    product {
+      id
+      title
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<PopularProductsQuery, PopularProductsQueryVariables>;
 export const StartGuestSessionDocument = new TypedDocumentString(`
     mutation StartGuestSession {
   startGuestSession {
@@ -653,3 +695,52 @@ export const MergeGuestFavoritesDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<MergeGuestFavoritesMutation, MergeGuestFavoritesMutationVariables>;
+export const ShareMyFavoritesDocument = new TypedDocumentString(`
+    mutation ShareMyFavorites($includeNotes: Boolean = false) {
+  shareMyFavorites(includeNotes: $includeNotes) {
+    token
+    createdAt
+    includeNotes
+  }
+}
+    `) as unknown as TypedDocumentString<ShareMyFavoritesMutation, ShareMyFavoritesMutationVariables>;
+export const RevokeMyFavoritesShareDocument = new TypedDocumentString(`
+    mutation RevokeMyFavoritesShare {
+  revokeMyFavoritesShare
+}
+    `) as unknown as TypedDocumentString<RevokeMyFavoritesShareMutation, RevokeMyFavoritesShareMutationVariables>;
+export const SharedFavoritesDocument = new TypedDocumentString(`
+    query SharedFavorites($token: String!, $first: Int, $after: String, $orderBy: FavoriteOrder = ADDED_AT_ASC) {
+  sharedFavorites(token: $token) {
+    ownerName
+    favorites(first: $first, after: $after, orderBy: $orderBy) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+        ...FavoriteFields
+      }
+    }
+  }
+}
+    fragment FavoriteFields on Favorite {
+  productId
+  addedAt
+  note
+  priceWhenAdded
+  priceDrop
+  available
+  product {
+    id
+    title
+    price
+    category
+    image
+    rating {
+      rate
+      count
+    }
+  }
+}`) as unknown as TypedDocumentString<SharedFavoritesQuery, SharedFavoritesQueryVariables>;
