@@ -4,7 +4,7 @@
     lib.py wait-http URL [SECONDS]       until URL answers 200
     lib.py wait-graphql URL [SECONDS]    until URL/graphql answers `{__typename}` with 200
     lib.py seed                          token + 200 clients x 5 favorites, through the API
-    lib.py cases off|on                  cases 1 to 7 and the half-rate p99 against the server at
+    lib.py cases off|on                  cases 1 to 7, 9 and 10 and the half-rate p99 against the server at
                                          BENCH_URL, labelled with its response cache off / on
                                          (the first call also calibrates wrk's threads)
     lib.py bare                          the bare axum baseline
@@ -63,7 +63,9 @@ CASES = [
     ("shared", "`sharedFavorites` by share link, no token (rotating 200 links)", "shared",
      "query($token:String!){sharedFavorites(token:$token){ownerName favorites{nodes{productId product{title price}}}}}"),
 ]
-CASE = {key: (n, title, mode, query) for n, (key, title, mode, query) in enumerate(CASES, 1)}
+# Case 8 is the overload case (below), numbered before the cases added after it.
+CASE_NUMBERS = [1, 2, 3, 4, 5, 6, 7, 9, 10]
+CASE = {key: (n, title, mode, query) for n, (key, title, mode, query) in zip(CASE_NUMBERS, CASES)}
 MODES = {"off": "cache off", "on": "cache on"}
 # Case 8: one instance overloaded, cache off; case 4 with three product fields.
 OVERLOAD_QUERY = "{clients(first:100){nodes{id name email favorites{nodes{product{title price image}}}}}}"
@@ -631,7 +633,7 @@ def report():
     cache_line = (
         "cache off / cache on: two processes of the same release binary, one after the other, on the "
         "same database, seed and token: the first started with `RESPONSE_CACHE_MAX_BYTES=0`, the "
-        f"second with {cache_on_setting()}; each ran cases 1 to 7 (each case after its own warm-up) "
+        f"second with {cache_on_setting()}; each ran cases 1 to 7, 9 and 10 (each case after its own warm-up) "
         "and the half-rate run. Case 8 (overload) ran with the cache off, PostGraphile has none.")
     lines = [
         "# Benchmarks",
@@ -854,7 +856,7 @@ def report():
          ratio_mini >= 0.8),
         ("100 clients with favorites and titles (case 4) ≥ 600 req/s with the cache off",
          rate(case("list_favorites")), case("list_favorites")["goodput"] >= 600),
-        (f"server peak RSS ≤ 64 MiB at {conns} connections (cases 1 to 7 and the half-rate run, cache off and on)",
+        (f"server peak RSS ≤ 64 MiB at {conns} connections (cases 1 to 7, 9 and 10 and the half-rate run, cache off and on)",
          f"{mib(peak)} (largest sampled in case {CASE[peak_case[0]][0]}, {MODES[peak_case[1]]}: "
          f"{mib(case(*peak_case)['rss_peak'])})", peak <= 64 * 1024),
     ]
@@ -905,7 +907,7 @@ def report():
                   "the same configuration."]
     errors = sum(case(key, mode)["errors"] + case(key, mode)["socket_errors"] for key in CASE for mode in MODES)
     if errors:
-        lines += ["", f"**{errors:,} failed responses** in cases 1 to 7: their numbers are suspect."]
+        lines += ["", f"**{errors:,} failed responses** in cases 1 to 7, 9 and 10: their numbers are suspect."]
     import cold_burst  # bench/cold_burst.py and bench/writes.py, beside this file; they
     import writes  # import this module in turn
     for section in (cold_burst.table(), writes.table()):
