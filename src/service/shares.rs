@@ -95,7 +95,8 @@ impl<'a> Shares<'a> {
         };
         let (owner_name, favorites) = match share.owner {
             ListOwner::Client(id) => {
-                let Some(client) = read.client(id).await? else {
+                // The client and its list in one statement; `favorites` hands the list out.
+                let Some(client) = read.client_and_favorites(id).await? else {
                     return Ok(None);
                 };
                 (Some(client.name), read.favorites(id).await?)
