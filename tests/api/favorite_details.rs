@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use favorites_api::db::entities::client_favorite_product;
+use favorites_api::db::entities::{client_favorite_product, guest_favorite_product};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 
@@ -270,6 +270,46 @@ async fn an_unreachable_catalog_does_not_mark_products_gone() {
         assert_eq!(node["priceWhenAdded"], Value::Null, "saved without a price");
         assert_eq!(node["priceDrop"], Value::Null);
         assert_eq!(node["product"], Value::Null);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_merge_never_trades_a_known_price_for_an_unknown_one() {
+    each_backend(|app| async move {
+        // A guest saved product 2 before prices were kept (written outside the API), then the
+        // client saved it at the catalog's price.
+        let guest = uuid::Uuid::now_v7();
+        let changes = favorites_api::db::changes::ChangeFeed::local();
+        favorites_api::db::repositories::guests::add(
+            &app.db,
+            &changes,
+            guest,
+            &favorites_api::domain::NewFavorite::product(2),
+            1_000,
+        )
+        .await
+        .expect("written");
+        let guest_added_at = guest_favorite_product::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("read guest favorites")[0]
+            .added_at;
+        let client = app.create_client("Ana", "ana@example.com").await;
+        app.add_favorite(&client, 2).await;
+        favorites_api::db::repositories::guest_merge::merge_into_client(
+            &app.db,
+            &changes,
+            guest,
+            uuid::Uuid::parse_str(&client).expect("a uuid"),
+            1_000,
+        )
+        .await
+        .expect("merged");
+        // Straight from the table: the merge went around this instance's cache.
+        let merged = &rows(&app).await[0];
+        assert_eq!(merged.added_at, guest_added_at, "the guest's earlier add");
+        assert_eq!(merged.price_when_added, Some(22.3), "the known price stays");
     })
     .await;
 }

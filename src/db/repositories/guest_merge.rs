@@ -22,7 +22,8 @@ pub struct Merged {
 }
 
 /// Moves a guest's list into a client's, in one transaction: the union of the two, a product
-/// in both keeping the earlier `added_at` (with the price of that add) and the client's note,
+/// in both keeping the earlier `added_at` (with the price of that add, when it is known) and
+/// the client's note,
 /// or the guest's when the client has none; past `limit`, the client's own favorites stay and
 /// the guest's earliest fill the room left. The guest becomes a tombstone, also one that never
 /// had a list (so its token can never start one). A guest merged before, into this client or
@@ -82,12 +83,12 @@ pub async fn merge_into_client(
                     let mut update = client_favorite::Entity::update_many()
                         .col_expr(client_favorite::Column::Note, Expr::value(note));
                     if earlier {
+                        // The earlier add's price, unless it was saved before prices were kept:
+                        // a known price is never traded for an unknown one.
+                        let price = item.price_when_added.or(mine.price_when_added);
                         update = update
                             .col_expr(client_favorite::Column::AddedAt, Expr::value(item.added_at))
-                            .col_expr(
-                                client_favorite::Column::PriceWhenAdded,
-                                Expr::value(item.price_when_added),
-                            );
+                            .col_expr(client_favorite::Column::PriceWhenAdded, Expr::value(price));
                     }
                     update
                         .filter(client_favorite::Column::ClientId.eq(client_id))
