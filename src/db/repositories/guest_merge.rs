@@ -23,9 +23,8 @@ pub struct Merged {
 
 /// Moves a guest's list into a client's, in one transaction: the union of the two, a product
 /// in both keeping the earlier `added_at` (with the price of that add, when it is known) and
-/// the client's note,
-/// or the guest's when the client has none; past `limit`, the client's own favorites stay and
-/// the guest's earliest fill the room left. The guest becomes a tombstone, also one that never
+/// the client's note, or the guest's when the client has none; past `limit`, the client's own
+/// favorites stay and the guest's earliest fill the room left. The guest becomes a tombstone, also one that never
 /// had a list (so its token can never start one). A guest merged before, into this client or
 /// another, changes nothing.
 ///
