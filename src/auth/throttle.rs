@@ -74,6 +74,12 @@ impl LoginThrottle {
         })
     }
 
+    /// Counts a use from `address` that is never forgiven (a guest session started, a shared
+    /// list opened), or says how long to wait before the next one may be.
+    pub fn spend(&self, address: IpAddr) -> Result<(), Duration> {
+        self.begin(address).map(drop)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Vec<Instant>>> {
         crate::sync::lock(&self.attempts)
     }

@@ -6,6 +6,21 @@ use uuid::Uuid;
 
 use super::InvalidInput;
 
+/// Whose list: a client's, or a guest shopper's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOwner {
+    Client(Uuid),
+    Guest(Uuid),
+}
+
+impl ListOwner {
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Client(id) | Self::Guest(id) => id,
+        }
+    }
+}
+
 /// A product in a client's (or a guest's) list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Favorite {
@@ -88,6 +103,12 @@ impl Note {
             ));
         }
         Ok((!trimmed.is_empty()).then(|| Self(trimmed.to_owned())))
+    }
+
+    /// The note to set from an argument that may be null: null, like one that is empty once
+    /// trimmed, clears it.
+    pub fn parse_nullable(raw: Option<&str>) -> Result<Option<Self>, InvalidInput> {
+        Ok(raw.map(Self::parse).transpose()?.flatten())
     }
 
     pub fn into_inner(self) -> String {

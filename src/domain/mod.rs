@@ -12,7 +12,7 @@ mod version;
 
 pub use client::{Client, ClientEmail, ClientName};
 pub use code::{ErrorCode, markdown_table as error_code_table, typescript_list as error_code_list};
-pub use favorite::{Favorite, NewFavorite, Note};
+pub use favorite::{Favorite, ListOwner, NewFavorite, Note};
 pub use favorite_order::{FavoriteOrder, Place, SortKey};
 pub use paging::{Page, PageDirection};
 pub use product::{Product, Rating};

@@ -92,7 +92,7 @@ impl<'a> Favorites<'a> {
         product_id: i32,
         note: Option<&str>,
     ) -> Result<()> {
-        let note = note.map(Note::parse).transpose()?.flatten();
+        let note = Note::parse_nullable(note)?;
         let services = self.session.services();
         favorites::set_note(
             &services.db,

@@ -25,11 +25,6 @@ pub struct Arranged {
 }
 
 impl ListView {
-    /// The view of the list's own order: oldest first, everything.
-    pub fn oldest_first() -> Self {
-        Self::default()
-    }
-
     fn needs_products(&self) -> bool {
         self.order.needs_product() || self.category.is_some()
     }

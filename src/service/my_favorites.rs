@@ -10,22 +10,7 @@ use super::{Result, ServiceError, Session};
 use crate::auth::{Caller, Credential};
 use crate::db::changes::{ChangeKind, FeedEvent};
 use crate::db::repositories::{guest_merge, guests};
-use crate::domain::{Favorite, Note};
-
-/// Whose list a "my" operation acts on.
-#[derive(Clone, Copy, Debug)]
-enum Owner {
-    Client(Uuid),
-    Guest(Uuid),
-}
-
-impl Owner {
-    fn id(self) -> Uuid {
-        match self {
-            Self::Client(id) | Self::Guest(id) => id,
-        }
-    }
-}
+use crate::domain::{Favorite, ListOwner, Note};
 
 /// What a merge did, besides the client's list it answers with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,14 +39,14 @@ impl<'a> MyFavorites<'a> {
     /// guest too. Answers the list as it is after the write.
     pub async fn add(&self, product_id: i32, note: Option<&str>) -> Result<Vec<Favorite>> {
         match self.owner(Action::AddMyFavorite)? {
-            Owner::Client(id) => {
+            ListOwner::Client(id) => {
                 self.session
                     .favorites()
                     .add_authorized(id, product_id, note)
                     .await?;
-                self.read(Owner::Client(id)).await
+                self.read(ListOwner::Client(id)).await
             }
-            Owner::Guest(id) => {
+            ListOwner::Guest(id) => {
                 let new = self.session.new_favorite(product_id, note).await?;
                 let services = self.session.services();
                 Ok(guests::add(
@@ -80,15 +65,15 @@ impl<'a> MyFavorites<'a> {
     /// as it is after the write.
     pub async fn set_note(&self, product_id: i32, note: Option<&str>) -> Result<Vec<Favorite>> {
         match self.owner(Action::SetMyFavoriteNote)? {
-            Owner::Client(id) => {
+            ListOwner::Client(id) => {
                 self.session
                     .favorites()
                     .set_note_authorized(id, product_id, note)
                     .await?;
-                self.read(Owner::Client(id)).await
+                self.read(ListOwner::Client(id)).await
             }
-            Owner::Guest(id) => {
-                let note = note.map(Note::parse).transpose()?.flatten();
+            ListOwner::Guest(id) => {
+                let note = Note::parse_nullable(note)?;
                 let services = self.session.services();
                 Ok(guests::set_note(
                     &services.db,
@@ -105,14 +90,14 @@ impl<'a> MyFavorites<'a> {
     /// `removeMyFavorite`: removing a product that is not there changes nothing.
     pub async fn remove(&self, product_id: i32) -> Result<Vec<Favorite>> {
         match self.owner(Action::RemoveMyFavorite)? {
-            Owner::Client(id) => {
+            ListOwner::Client(id) => {
                 self.session
                     .favorites()
                     .remove_authorized(id, product_id)
                     .await?;
-                self.read(Owner::Client(id)).await
+                self.read(ListOwner::Client(id)).await
             }
-            Owner::Guest(id) => {
+            ListOwner::Guest(id) => {
                 let services = self.session.services();
                 Ok(guests::remove(&services.db, &services.changes, id, product_id).await?)
             }
@@ -207,20 +192,20 @@ impl<'a> MyFavorites<'a> {
 
     /// The one decision of a "my" operation, then whose list it is. The admin has none (the
     /// policy refuses it); neither has an anonymous caller.
-    fn owner(&self, action: Action) -> Result<Owner> {
+    pub(super) fn owner(&self, action: Action) -> Result<ListOwner> {
         self.session.authorize(action, None)?;
         match self.session.caller() {
-            Caller::Client(own) => Ok(Owner::Client(own.client_id)),
-            Caller::Guest(guest) => Ok(Owner::Guest(guest.guest_id)),
+            Caller::Client(own) => Ok(ListOwner::Client(own.client_id)),
+            Caller::Guest(guest) => Ok(ListOwner::Guest(guest.guest_id)),
             Caller::Admin(_) | Caller::Anonymous | Caller::Rejected => Err(ServiceError::Forbidden),
         }
     }
 
-    async fn read(&self, owner: Owner) -> Result<Vec<Favorite>> {
+    async fn read(&self, owner: ListOwner) -> Result<Vec<Favorite>> {
         let read = self.session.read();
         match owner {
-            Owner::Client(id) => read.favorites(id).await,
-            Owner::Guest(id) => read.guest_favorites(id).await,
+            ListOwner::Client(id) => read.favorites(id).await,
+            ListOwner::Guest(id) => read.guest_favorites(id).await,
         }
     }
 }

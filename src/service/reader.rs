@@ -14,9 +14,9 @@ use super::loaders::{CountCache, Loaders};
 use super::reads::ReadLog;
 use super::{Result, ServiceError};
 use crate::catalog::Catalog;
-use crate::db::repositories::shares::{ListOwner, Share};
+use crate::db::repositories::shares::Share;
 use crate::db::repositories::{clients, favorites, guests, popularity, shares};
-use crate::domain::{Client, ClientEmail, Favorite, Page, PageDirection, Product};
+use crate::domain::{Client, ClientEmail, Favorite, ListOwner, Page, PageDirection, Product};
 use crate::sync::lock;
 
 /// Lists loaded ahead for one operation (with its page of clients), each taken once.

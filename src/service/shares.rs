@@ -14,9 +14,8 @@ use uuid::Uuid;
 use super::error::Limited;
 use super::policy::Action;
 use super::{Result, ServiceError, Session};
-use crate::auth::Caller;
-use crate::db::repositories::shares::{self, ListOwner};
-use crate::domain::Favorite;
+use crate::db::repositories::shares;
+use crate::domain::{Favorite, ListOwner};
 
 /// Random bytes in a token (256 bits; the issue asks for at least 128).
 const TOKEN_BYTES: usize = 32;
@@ -80,15 +79,13 @@ impl<'a> Shares<'a> {
     /// no credentials; `RATE_LIMITED` past `SHARED_READS_PER_MINUTE` from one network.
     pub async fn open(&self, token: &str) -> Result<Option<SharedList>> {
         let services = self.session.services();
-        drop(
-            services
-                .shared_reads
-                .begin(self.session.inner.address)
-                .map_err(|retry_after| ServiceError::RateLimited {
-                    retry_after,
-                    what: Limited::SharedReads,
-                })?,
-        );
+        services
+            .shared_reads
+            .spend(self.session.inner.address)
+            .map_err(|retry_after| ServiceError::RateLimited {
+                retry_after,
+                what: Limited::SharedReads,
+            })?;
         let read = self.session.read();
         let Some(share) = read.share(&token_hash(token)).await? else {
             return Ok(None);
@@ -145,14 +142,9 @@ impl<'a> Shares<'a> {
         Ok(shares::revoke(&services.db, &services.changes, owner).await?)
     }
 
-    /// The caller's own list, once the policy allows `action`.
+    /// The caller's own list, once the policy allows `action` (the "my" operations' rule).
     fn mine(&self, action: Action) -> Result<ListOwner> {
-        self.session.authorize(action, None)?;
-        match self.session.caller() {
-            Caller::Client(own) => Ok(ListOwner::Client(own.client_id)),
-            Caller::Guest(guest) => Ok(ListOwner::Guest(guest.guest_id)),
-            Caller::Admin(_) | Caller::Anonymous | Caller::Rejected => Err(ServiceError::Forbidden),
-        }
+        self.session.my_favorites().owner(action)
     }
 }
 

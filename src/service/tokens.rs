@@ -38,16 +38,14 @@ impl<'a> Tokens<'a> {
     /// of the caller's network. Nothing is written: the guest exists from its first favorite.
     pub fn start_guest_session(&self) -> Result<AccessToken> {
         let services = self.session.services();
-        // Counted and never forgiven: every start spends one of the network's minute.
-        drop(
-            services
-                .guest_sessions
-                .begin(self.session.inner.address)
-                .map_err(|retry_after| ServiceError::RateLimited {
-                    retry_after,
-                    what: Limited::GuestSessions,
-                })?,
-        );
+        // Every start spends one of the network's minute.
+        services
+            .guest_sessions
+            .spend(self.session.inner.address)
+            .map_err(|retry_after| ServiceError::RateLimited {
+                retry_after,
+                what: Limited::GuestSessions,
+            })?;
         let guest_id = Uuid::now_v7();
         tracing::debug!(%guest_id, "guest session started");
         Ok(services

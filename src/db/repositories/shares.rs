@@ -10,21 +10,13 @@ use super::{clients, guests, now, with_retry};
 use crate::db::RepoError;
 use crate::db::changes::{ChangeFeed, ChangeKind};
 use crate::db::entities::favorite_share as share;
+use crate::domain::ListOwner;
 
-/// Whose list a share shows.
+/// A share, as its token finds it: whose list it shows, and whether with notes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListOwner {
-    Client(Uuid),
-    Guest(Uuid),
-}
-
-/// A share, as its token finds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Share {
-    pub id: Uuid,
     pub owner: ListOwner,
     pub include_notes: bool,
-    pub created_at: DateTime<Utc>,
 }
 
 /// Makes the list's share link (the token's hash), replacing the one it had; answers when.
@@ -61,7 +53,7 @@ pub async fn create(
         })
         .exec_without_returning(&*txn)
         .await?;
-        txn.record(owner_id(owner), kind, None).await?;
+        txn.record(owner.id(), kind, None).await?;
         txn.commit().await?;
         Ok(at)
     })
@@ -90,7 +82,7 @@ pub async fn revoke(
         };
         let revoked = delete_of(&*txn, owner).await? > 0;
         if revoked {
-            txn.record(owner_id(owner), kind, None).await?;
+            txn.record(owner.id(), kind, None).await?;
         }
         txn.commit().await?;
         Ok(revoked)
@@ -113,10 +105,8 @@ pub async fn find(db: &DatabaseConnection, token_hash: &str) -> Result<Option<Sh
         (None, None) => return Ok(None),
     };
     Ok(Some(Share {
-        id: row.id,
         owner,
         include_notes: row.include_notes,
-        created_at: row.created_at,
     }))
 }
 
@@ -130,10 +120,4 @@ async fn delete_of(txn: &impl ConnectionTrait, owner: ListOwner) -> Result<u64, 
         .exec(txn)
         .await?
         .rows_affected)
-}
-
-fn owner_id(owner: ListOwner) -> Uuid {
-    match owner {
-        ListOwner::Client(id) | ListOwner::Guest(id) => id,
-    }
 }
